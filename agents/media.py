@@ -1,0 +1,1 @@
+"""Media prewarm agents."""

@@ -1,0 +1,1 @@
+"""pipeline: IPTV playlist parsing and media prewarm on a Kafka-compatible log."""

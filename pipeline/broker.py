@@ -1,0 +1,79 @@
+"""Broker liveness and lag readings for /health (cached; /health never waits on Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaClient
+
+from pipeline.app import app, metrics, settings
+
+log = logging.getLogger("pipeline.broker")
+
+PROBE_INTERVAL_S = 2.0
+# A probe older than this counts as "broker unreachable" (frozen broker, lost network).
+PROBE_STALE_S = 6.0
+
+
+class BrokerProbe:
+    """Asks the broker for metadata every few seconds and remembers the last success."""
+
+    def __init__(self) -> None:
+        self.last_ok = 0.0
+        self._client: AIOKafkaClient | None = None
+        self._bootstrapped = False
+
+    @property
+    def ok(self) -> bool:
+        return time.monotonic() - self.last_ok < PROBE_STALE_S
+
+    async def probe(self) -> None:
+        if self._client is None:
+            self._client = AIOKafkaClient(
+                bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=3000,
+                metadata_max_age_ms=1000,
+            )
+        try:
+            if not self._bootstrapped:
+                await asyncio.wait_for(self._client.bootstrap(), timeout=3)
+                self._bootstrapped = True
+            await asyncio.wait_for(self._client.fetch_all_metadata(), timeout=3)
+            self.last_ok = time.monotonic()
+        except Exception as exc:  # any failure means "not reachable right now"
+            log.debug("broker_probe_failed", extra={"error": str(exc)})
+        metrics.broker_up.set(1 if self.ok else 0)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+probe = BrokerProbe()
+
+
+@app.timer(PROBE_INTERVAL_S)
+async def _probe_broker() -> None:
+    await probe.probe()
+
+
+@app.task
+async def _first_probe() -> None:
+    await probe.probe()
+
+
+def consumer_lag(topic: str) -> int:
+    """Records not yet read from `topic` on the partitions this worker owns."""
+    consumer = app.consumer
+    lag = 0
+    try:
+        for tp in consumer.assignment():
+            if tp.topic != topic:
+                continue
+            high = consumer.highwater(tp) or 0
+            read = consumer._read_offset.get(tp)  # last offset handed to the stream
+            lag += max(0, high - ((read + 1) if read is not None else high))
+    except Exception:  # consumer not started or mid-rebalance
+        return 0
+    return lag

@@ -1,0 +1,110 @@
+"""Base view: JSON errors, bearer-token auth, body limits, routing to the owning worker."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web as aioweb
+from faust.web import Request, Response, View
+
+from pipeline.app import app, metrics, settings
+from pipeline.errors import BadRequest, NotReady, PayloadTooLarge, PipelineError, Unauthorized
+from pipeline.web.errors import error_answer
+
+log = logging.getLogger("pipeline.web")
+
+FORWARDED_HEADER = "X-Pipeline-Forwarded"
+
+
+class ApiView(View):
+    """Every API view: errors mapped in one place, auth checked before the handler."""
+
+    requires_auth = True
+
+    async def dispatch(self, request: Any) -> Any:
+        route = type(self).__name__
+        try:
+            if self.requires_auth:
+                check_auth(request)
+            response = await super().dispatch(request)
+        except PipelineError as exc:
+            response = self.error_response(exc)
+        except Exception as exc:  # never a bare 500 page: log and answer JSON
+            log.exception("http_error", extra={"route": route})
+            response = self.error_response(exc)
+        metrics.http_requests.labels(route=route, status=str(response.status)).inc()
+        return response
+
+    def error_response(self, exc: Exception) -> Response:
+        status, body, headers = error_answer(exc)
+        return self.json(body, status=status, headers=headers)
+
+
+def check_auth(request: Request) -> None:
+    """Require `Authorization: Bearer <PIPELINE_API_TOKEN>` when a token is set."""
+    if settings.api_token is None:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    expected = settings.api_token.get_secret_value()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+        raise Unauthorized("missing or invalid bearer token")
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, capped at `PIPELINE_MAX_BODY_BYTES`."""
+    declared = request.content_length
+    if declared is not None and declared > settings.max_body_bytes:
+        raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
+    raw = await request.content.read(settings.max_body_bytes + 1)  # type: ignore[attr-defined]
+    if len(raw) > settings.max_body_bytes:
+        raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def owner_url(table_name: str, key: str) -> str | None:
+    """Base URL of the worker owning `key`, or None when it is this worker."""
+    try:
+        url = str(app.router.key_store(table_name, key)).rstrip("/")
+    except KeyError as exc:  # no assignment yet (worker starting or rebalancing)
+        raise NotReady("partition assignment in progress") from exc
+    if url == str(app.conf.canonical_url).rstrip("/"):
+        return None
+    return url
+
+
+async def forward(request: Request, base_url: str, body: bytes | None = None) -> Response:
+    """Replay `request` on the owning worker and relay its JSON answer."""
+    headers = {"Content-Type": "application/json", FORWARDED_HEADER: "1"}
+    if "Authorization" in request.headers:
+        headers["Authorization"] = request.headers["Authorization"]
+    if "X-Forwarded-For" in request.headers:
+        headers["X-Forwarded-For"] = request.headers["X-Forwarded-For"]
+    url = base_url + request.path_qs  # type: ignore[attr-defined]
+    timeout = aiohttp.ClientTimeout(total=15)
+    try:
+        async with app.http_client.request(
+            request.method, url, data=body, headers=headers, timeout=timeout
+        ) as resp:
+            payload = await resp.read()
+            out_headers = {k: v for k, v in resp.headers.items() if k in ("Retry-After",)}
+            return aioweb.Response(  # type: ignore[return-value]
+                body=payload, status=resp.status, content_type="application/json",
+                headers=out_headers,
+            )
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise NotReady("owning worker unreachable; retry") from exc
+
+
+def was_forwarded(request: Request) -> bool:
+    return request.headers.get(FORWARDED_HEADER) == "1"
