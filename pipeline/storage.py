@@ -1,0 +1,155 @@
+"""S3-compatible storage (SeaweedFS, R2, MinIO, AWS) through aiobotocore.
+
+One client per process, opened at start and closed at stop. botocore errors are
+translated here, in one place, into `StorageError` / `ObjectNotFound`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipeline.errors import ObjectNotFound, StorageError
+from pipeline.settings import Settings
+
+# S3 multipart parts must be >= 5 MiB except the last; 8 MiB keeps memory small.
+PART_SIZE = 8 * 1024 * 1024
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+
+
+def client_config(settings: Settings) -> AioConfig:
+    """Pool, timeouts and R2-safe checksum settings (R2 has rejected default CRC32s)."""
+    return AioConfig(
+        max_pool_connections=settings.s3_max_pool,
+        connect_timeout=settings.s3_connect_timeout_s,
+        read_timeout=settings.s3_read_timeout_s,
+        tcp_keepalive=True,
+        retries={"max_attempts": 3, "mode": "standard"},
+        s3={"addressing_style": "path"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_client(settings: Settings) -> AsyncIterator[Any]:
+    """An aiobotocore S3 client for the configured endpoint (use as `async with`)."""
+    access, secret = settings.s3_credentials()
+    session = get_session()
+    async with session.create_client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region if settings.s3_region != "auto" or not
+        settings.embedded_s3 else "us-east-1",
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        config=client_config(settings),
+    ) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def s3_errors(bucket: str, key: str) -> Any:
+    """Translate botocore failures into the pipeline's storage errors."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise ObjectNotFound(f"s3://{bucket}/{key} does not exist") from exc
+        raise StorageError(f"S3 {code or 'error'} on s3://{bucket}/{key}") from exc
+    except (BotoCoreError, OSError, TimeoutError) as exc:
+        raise StorageError(f"S3 unreachable for s3://{bucket}/{key}: {type(exc).__name__}") \
+            from exc
+
+
+async def head(client: Any, bucket: str, key: str) -> dict[str, Any]:
+    """Size, content type and ETag of an object."""
+    with s3_errors(bucket, key):
+        meta = await client.head_object(Bucket=bucket, Key=key)
+    return {"size": int(meta.get("ContentLength", 0)),
+            "content_type": meta.get("ContentType", ""), "etag": meta.get("ETag", "")}
+
+
+async def iter_object(client: Any, bucket: str, key: str,
+                      chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    """Stream an object's body; the body is always closed so its connection returns."""
+    with s3_errors(bucket, key):
+        resp = await client.get_object(Bucket=bucket, Key=key)
+    body = resp["Body"]
+    try:
+        with s3_errors(bucket, key):
+            while True:
+                chunk = await body.read(chunk_size)
+                if not chunk:
+                    break
+                yield chunk
+    finally:
+        body.close()
+
+
+class MultipartWriter:
+    """Write a large object in parts with flat memory; `complete()` makes it visible.
+
+    Nothing is visible under `key` until `complete()`; `abort()` (or an error inside
+    `async with`) discards the parts.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, content_type: str,
+                 content_encoding: str | None = None) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
+        self.content_type, self.content_encoding = content_type, content_encoding
+        self._buf = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self._upload_id: str | None = None
+        self.size = 0
+
+    async def __aenter__(self) -> MultipartWriter:
+        extra = {"ContentEncoding": self.content_encoding} if self.content_encoding else {}
+        with s3_errors(self.bucket, self.key):
+            resp = await self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self.content_type, **extra)
+        self._upload_id = resp["UploadId"]
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            await self.abort()
+
+    async def write(self, data: bytes) -> None:
+        self._buf += data
+        self.size += len(data)
+        if len(self._buf) >= PART_SIZE:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._buf and self._parts:
+            return
+        number = len(self._parts) + 1
+        with s3_errors(self.bucket, self.key):
+            resp = await self.client.upload_part(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                PartNumber=number, Body=bytes(self._buf))
+        self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+        self._buf.clear()
+
+    async def complete(self) -> None:
+        await self._flush()
+        with s3_errors(self.bucket, self.key):
+            await self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts})
+        self._upload_id = None
+
+    async def abort(self) -> None:
+        if self._upload_id is None:
+            return
+        with contextlib.suppress(Exception):
+            await self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+        self._upload_id = None
