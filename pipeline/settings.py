@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     web_bind: str = "127.0.0.1"
     web_host: str = ""
     api_token: SecretStr | None = None
+    cluster_secret: SecretStr | None = None
     rate_limit: str = "5/minute"
     trusted_proxies: CommaList = []
     max_body_bytes: int = 64 * 1024
@@ -170,6 +171,15 @@ class Settings(BaseSettings):
         if self.web_host:
             return self.web_host
         return "127.0.0.1" if self.web_bind.startswith("127.") else socket.gethostname()
+
+    def cluster_secret_value(self) -> str:
+        """Secret shared by workers to mark requests forwarded between them."""
+        if self.cluster_secret:
+            return self.cluster_secret.get_secret_value()
+        if self.api_token:
+            return self.api_token.get_secret_value()
+        access, secret = self.s3_credentials()
+        return f"{self.app_id}:{self.broker_url}:{secret}"
 
     @property
     def table_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -9,9 +10,11 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web as aioweb
+from faust.types import TP
 from faust.web import Request, Response, View
 
 from pipeline.app import app, metrics, settings
+from pipeline.partitioning import key_partition
 from pipeline.errors import BadRequest, NotReady, PayloadTooLarge, PipelineError, Unauthorized
 from pipeline.web.errors import error_answer
 
@@ -74,10 +77,15 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 def owner_url(table_name: str, key: str) -> str | None:
     """Base URL of the worker owning `key`, or None when it is this worker."""
-    try:
-        url = str(app.router.key_store(table_name, key)).rstrip("/")
-    except KeyError as exc:  # no assignment yet (worker starting or rebalancing)
-        raise NotReady("partition assignment in progress") from exc
+    # Computed here rather than by `app.router.key_store`, which fails until this
+    # worker's producer has metadata for the changelog topic.
+    table = app.tables[table_name]
+    partition = key_partition(key, table.partitions or settings.topic_partitions)
+    tp = TP(table.changelog_topic.get_topic_name(), partition)
+    url = app.assignor._tps_url.get(tp)  # type: ignore[attr-defined]
+    if not url:  # no assignment yet (worker starting or rebalancing)
+        raise NotReady("partition assignment in progress")
+    url = str(url).rstrip("/")
     if url == str(app.conf.canonical_url).rstrip("/"):
         return None
     return url
@@ -85,7 +93,7 @@ def owner_url(table_name: str, key: str) -> str | None:
 
 async def forward(request: Request, base_url: str, body: bytes | None = None) -> Response:
     """Replay `request` on the owning worker and relay its JSON answer."""
-    headers = {"Content-Type": "application/json", FORWARDED_HEADER: "1"}
+    headers = {"Content-Type": "application/json", FORWARDED_HEADER: _forward_token()}
     if "Authorization" in request.headers:
         headers["Authorization"] = request.headers["Authorization"]
     if "X-Forwarded-For" in request.headers:
@@ -106,5 +114,11 @@ async def forward(request: Request, base_url: str, body: bytes | None = None) ->
         raise NotReady("owning worker unreachable; retry") from exc
 
 
+def _forward_token() -> str:
+    """Proof that a request was forwarded by a peer worker (shared cluster secret)."""
+    secret = settings.cluster_secret_value()
+    return hmac.new(secret.encode(), b"pipeline-forward", hashlib.sha256).hexdigest()
+
+
 def was_forwarded(request: Request) -> bool:
-    return request.headers.get(FORWARDED_HEADER) == "1"
+    return hmac.compare_digest(request.headers.get(FORWARDED_HEADER, ""), _forward_token())

@@ -2,3 +2,4 @@
 
 from pipeline import broker  # noqa: F401
 from pipeline.web import health  # noqa: F401
+from pipeline.web import playlist  # noqa: F401
