@@ -32,6 +32,7 @@ log = logging.getLogger("pipeline.parse")
 
 queue = ParseQueue()
 tasks: dict[str, asyncio.Task[None]] = {}
+_background: set[asyncio.Future[Any]] = set()  # progress sends in flight
 _wakeup = asyncio.Event()
 queues.register("parse", lambda: {
     "waiting": len(queue.waiting) + consumer_lag(settings.topic_parse_requests),
@@ -157,9 +158,11 @@ async def run_job(row: PlaylistJob) -> None:
         metrics.parse_items.inc(items - last[0])
         metrics.parse_bytes.inc(nbytes - last[1])
         last[:] = [items, nbytes]
-        asyncio.ensure_future(parse_events.send(key=job_id, value=ParseEvent(
+        sending = asyncio.ensure_future(parse_events.send(key=job_id, value=ParseEvent(
             kind="progress", job_id=job_id, run_id=run_id, at=time.time(),
             items=items, bytes=nbytes)))
+        _background.add(sending)
+        sending.add_done_callback(_background.discard)
         log.info("parse_progress", extra={"job_id": job_id, "items": items, "bytes": nbytes})
 
     try:
@@ -203,8 +206,8 @@ async def _report(job_id: str, run_id: str, attempt: int, started: float,
                                        "error": outcome.error.get("message")})
 
 
-@app.on_rebalance_complete.connect
-async def resume_owned_jobs(sender: Any = None, **kwargs: Any) -> None:
+@app.on_rebalance_complete.connect  # type: ignore[arg-type]
+async def resume_owned_jobs(sender: Any, *args: Any, **kwargs: Any) -> None:
     """Resume queued/running jobs of the partitions this worker now owns."""
     owned: dict[str, PlaylistJob] = {}
     for job_id, row in playlist_jobs.items():

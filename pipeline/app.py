@@ -58,7 +58,7 @@ app = create_app(settings)
 metrics = Metrics()
 
 # Registration by import: each module attaches its topics/tables/agents/views.
+from agents import media, parse  # noqa: E402,F401
 from pipeline import topics  # noqa: E402,F401
-from tables import playlist_jobs, media_jobs  # noqa: E402,F401
-from agents import parse, media  # noqa: E402,F401
 from pipeline.web import routes  # noqa: E402,F401
+from tables import media_jobs, playlist_jobs  # noqa: E402,F401

@@ -72,7 +72,7 @@ def consumer_lag(topic: str) -> int:
             if tp.topic != topic:
                 continue
             high = consumer.highwater(tp) or 0
-            read = consumer._read_offset.get(tp)  # last offset handed to the stream
+            read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
             lag += max(0, high - ((read + 1) if read is not None else high))
     except Exception:  # consumer not started or mid-rebalance
         return 0

@@ -5,7 +5,7 @@ No Faust, network or clock imports: time is passed in.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from pipeline.urls import redact_url
@@ -13,7 +13,7 @@ from pipeline.urls import redact_url
 ACTIVE = ("queued", "running")
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     QUEUE = "queue"  # start (or restart) the job
     IN_FLIGHT = "in_flight"  # queued or running already: dedupe
     FRESH = "fresh"  # done and younger than the TTL: return the result

@@ -76,8 +76,8 @@ async def run_in_child(spec: ParseSpec, on_progress: ProgressFn, max_rss_mb: int
                 return Outcome(msg[0] == "done", msg[1], peak)
             else:  # pipe closed without an outcome: the child died
                 await loop.run_in_executor(None, proc.join, 5)
-                err = ParseCrashed(f"parse process exited with code {proc.exitcode}")
-                return Outcome(False, {**err.to_dict(), "transient": True}, peak)
+                crash = ParseCrashed(f"parse process exited with code {proc.exitcode}")
+                return Outcome(False, {**crash.to_dict(), "transient": True}, peak)
     finally:
         with contextlib.suppress(Exception):
             loop.remove_reader(reader.fileno())

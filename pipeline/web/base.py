@@ -14,8 +14,8 @@ from faust.types import TP
 from faust.web import Request, Response, View
 
 from pipeline.app import app, metrics, settings
-from pipeline.partitioning import key_partition
 from pipeline.errors import BadRequest, NotReady, PayloadTooLarge, PipelineError, Unauthorized
+from pipeline.partitioning import key_partition
 from pipeline.web.errors import error_answer
 
 log = logging.getLogger("pipeline.web")
@@ -60,7 +60,7 @@ def check_auth(request: Request) -> None:
 
 async def read_json(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, capped at `PIPELINE_MAX_BODY_BYTES`."""
-    declared = request.content_length
+    declared = request.content_length  # type: ignore[attr-defined]
     if declared is not None and declared > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
     raw = await request.content.read(settings.max_body_bytes + 1)  # type: ignore[attr-defined]

@@ -93,7 +93,7 @@ async def _wait_applied(job_id: str, request_id: str) -> Any:
     return None
 
 
-def _answer(row: Any, job_id: str | None = None) -> dict[str, Any]:
+def _answer(row: Any, job_id: str = "") -> dict[str, Any]:
     job_id = row.job_id if row is not None else job_id
     status = row.status if row is not None else "queued"
     return {"job_id": job_id, "status": status,

@@ -1,5 +1,4 @@
 """Import every view module so the app registers its pages."""
 
 from pipeline import broker  # noqa: F401
-from pipeline.web import health  # noqa: F401
-from pipeline.web import playlist  # noqa: F401
+from pipeline.web import health, playlist  # noqa: F401

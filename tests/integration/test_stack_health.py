@@ -33,7 +33,7 @@ def test_health_degraded_when_broker_frozen(worker_factory: WorkerFactory) -> No
     try:
         poll(lambda: worker.request("GET", "/health", timeout=3)[0] == 503, timeout=30,
              what="degraded health")
-        status, body = worker.request("GET", "/health", timeout=3)
+        _, body = worker.request("GET", "/health", timeout=3)
         assert body["status"] == "degraded" and body["broker"] is False
     finally:
         broker.proc.send_signal(signal.SIGCONT)
