@@ -1,0 +1,74 @@
+"""`pipeline up`: the whole embedded stack as a user starts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from pipeline.embedded.ports import free_port
+from tests.conftest import ROOT, poll
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env.update(PIPELINE_DATA_DIR=str(tmp / ".data"), PIPELINE_WEB_PORT=str(free_port()),
+               PIPELINE_EMBEDDED_BROKER_PORT=str(free_port()),
+               PIPELINE_EMBEDDED_S3_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def _health(port: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return json.loads(resp.read())  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def _run_up_once(env: dict[str, str], log: Path) -> None:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "up"], env=env,
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        body = poll(lambda: _health(env["PIPELINE_WEB_PORT"]), timeout=90, what="stack up")
+        assert body["status"] == "ok" and body["broker"] is True
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in tree)
+        assert "tansu" in names and "weed" in names and "pipeline.cli worker" in names
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        leftovers = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert leftovers == [], [p.cmdline() for p in leftovers]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_up_serves_then_stops_without_orphans_twice(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    log = tmp_path / "up.log"
+    _run_up_once(env, log)
+    _run_up_once(env, log)  # fresh log, wiped tables: no ConsistencyError
+    text = log.read_text(errors="replace")
+    assert "ConsistencyError" not in text
+    assert "S3 access key" in text and "do not survive a" in text
+
+
+def test_busy_port_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = _env(tmp_path, PIPELINE_WEB_PORT=str(busy.getsockname()[1]))
+        done = subprocess.run([sys.executable, "-m", "pipeline.cli", "up"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "PIPELINE_WEB_PORT" in done.stdout + done.stderr
