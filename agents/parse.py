@@ -32,6 +32,12 @@ log = logging.getLogger("pipeline.parse")
 
 queue = ParseQueue()
 tasks: dict[str, asyncio.Task[None]] = {}
+task_runs: dict[str, str] = {}  # job_id -> run id of the local task
+# A `running` row found at rebalance may be a crashed run, or a finished one whose
+# `done` event is still in the topic: wait this long, and for the events backlog
+# to drain, before starting it again.
+RESUME_GRACE_S = 2.0
+resumed: set[str] = set()
 _background: set[asyncio.Future[Any]] = set()  # progress sends in flight
 _wakeup = asyncio.Event()
 queues.register("parse", lambda: {
@@ -75,9 +81,18 @@ async def apply_events(stream: Any) -> None:
         if row is None or (event.kind != "started" and event.run_id != row.run_id):
             continue  # an event of a superseded run
         updated = apply_event(row, event)
+        if updated is None and event.kind == "started":
+            _cancel_local_run(job_id, event.run_id)  # the job finished meanwhile
         if updated is not None:
             playlist_jobs[job_id] = updated
             await _announce(updated, event)
+
+
+def _cancel_local_run(job_id: str, run_id: str) -> None:
+    task = tasks.get(job_id)
+    if task is not None and task_runs.get(job_id) == run_id:
+        log.info("parse_superseded", extra={"job_id": job_id, "run_id": run_id})
+        task.cancel()
 
 
 def apply_event(row: PlaylistJob, ev: ParseEvent) -> PlaylistJob | None:
@@ -134,7 +149,13 @@ async def dispatch() -> None:
             row = playlist_jobs.get(job_id)
             if row is None or row.status not in ACTIVE:
                 queue.finish(job_id)
+                resumed.discard(job_id)
                 continue
+            if job_id in resumed and consumer_lag(parse_events.get_topic_name()) > 0:
+                queue.finish(job_id)  # outcome events still unapplied: look again soon
+                queue.add(job_id, row.queued_at, time.time() + 0.5)
+                continue
+            resumed.discard(job_id)
             tasks[job_id] = asyncio.create_task(run_job(row))
         _kick()
         _wakeup.clear()
@@ -148,6 +169,7 @@ async def run_job(row: PlaylistJob) -> None:
     """One run of a job: started event, child process, outcome event."""
     job_id, run_id, started = row.job_id, uuid.uuid4().hex[:12], time.time()
     attempt = row.attempt + 1
+    task_runs[job_id] = run_id
     await parse_events.send(key=job_id, value=ParseEvent(
         kind="started", job_id=job_id, run_id=run_id, at=started))
     log.info("parse_start", extra={"job_id": job_id, "run_id": run_id, "attempt": attempt,
@@ -172,6 +194,7 @@ async def run_job(row: PlaylistJob) -> None:
     finally:
         queue.finish(job_id)
         tasks.pop(job_id, None)
+        task_runs.pop(job_id, None)
         _kick()
 
 
@@ -221,7 +244,10 @@ async def resume_owned_jobs(sender: Any, *args: Any, **kwargs: Any) -> None:
                 task.cancel()
     for job_id, row in sorted(owned.items(), key=lambda kv: kv[1].queued_at):
         if job_id not in queue.running and job_id not in queue.waiting:
-            queue.add(job_id, row.queued_at, row.not_before)
+            not_before = row.not_before
             if row.status == "running":
+                resumed.add(job_id)
+                not_before = time.time() + RESUME_GRACE_S
                 log.info("parse_resume", extra={"job_id": job_id, "run_id": row.run_id})
+            queue.add(job_id, row.queued_at, not_before)
     _kick()
