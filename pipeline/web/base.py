@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -47,6 +48,27 @@ class ApiView(View):
         return self.json(body, status=status, headers=headers)
 
 
+# Producing to a broker that stopped answering must not hang a submit.
+SEND_TIMEOUT_S = 5.0
+
+
+def require_broker() -> None:
+    """503 + Retry-After while the broker is unreachable (submits would only hang)."""
+    from pipeline.broker import probe
+
+    if not probe.ok:
+        raise NotReady("the broker is unreachable; retry shortly", retry_after=5)
+
+
+async def send_or_503(topic: Any, key: str, value: Any) -> None:
+    """Produce one event, answering 503 instead of hanging when the broker stalls."""
+    try:
+        await asyncio.wait_for(topic.send(key=key, value=value), SEND_TIMEOUT_S)
+    except (TimeoutError, ConnectionError) as exc:
+        raise NotReady("the broker did not accept the request; retry", retry_after=5) \
+            from exc
+
+
 def check_auth(request: Request) -> None:
     """Require `Authorization: Bearer <PIPELINE_API_TOKEN>` when a token is set."""
     if settings.api_token is None:
@@ -68,7 +90,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
     try:
         body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: deep nesting
         raise BadRequest("body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")

@@ -21,7 +21,14 @@ from pipeline.netguard import AddressPolicy
 from pipeline.records import ParseRequest
 from pipeline.topics import parse_requests
 from pipeline.urls import job_id_for, validate_playlist_url
-from pipeline.web.base import ApiView, forward, owner_url, read_json
+from pipeline.web.base import (
+    ApiView,
+    forward,
+    owner_url,
+    read_json,
+    require_broker,
+    send_or_503,
+)
 from pipeline.web.preflight import refuse_private_target
 from pipeline.web.ratelimit import check_rate, client_ip
 from tables.playlist_jobs import playlist_jobs
@@ -55,6 +62,7 @@ class SubmitParse(ApiView):
         if not isinstance(force, bool):
             raise BadRequest("`force` must be true or false")
         await refuse_private_target(url, _policy)
+        require_broker()
         job_id = job_id_for(url)
         owner = owner_url(TABLE, job_id)
         if owner is not None:
@@ -76,8 +84,12 @@ async def submit_local(job_id: str, url: str, force: bool, client: str) -> tuple
         return 202, {**_answer(row, job_id), "deduplicated": True, "_outcome": "deduplicated"}
     _pending[job_id] = now
     request_id = uuid.uuid4().hex
-    await parse_requests.send(key=job_id, value=ParseRequest(
-        url=url, force=force, requested_at=now, client=client, request_id=request_id))
+    try:
+        await send_or_503(parse_requests, job_id, ParseRequest(
+            url=url, force=force, requested_at=now, client=client, request_id=request_id))
+    except NotReady:
+        _pending.pop(job_id, None)
+        raise
     row = await _wait_applied(job_id, request_id)
     _pending.pop(job_id, None)
     return 202, {**_answer(row, job_id), "deduplicated": False, "_outcome": "accepted"}
