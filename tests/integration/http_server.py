@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -78,3 +80,25 @@ def serve_routes(routes: dict[str, tuple[int, bytes, dict[str, str], float]]) ->
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serve_aiohttp(app: Any) -> Iterator[str]:
+    """Run an aiohttp application on 127.0.0.1 in a thread of its own; yields the base URL."""
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
