@@ -31,6 +31,10 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "canonical_url": f"http://{settings.advertised_web_host}:{settings.web_port}",
         "logging_config": logging_config(settings.log_format, settings.log_level),
         "stream_wait_empty": False,
+        # Faust's own /router and /table pages would serve raw job rows (full URLs
+        # with credentials) without auth; our routing uses the assignor directly.
+        "web_router_enabled": False,
+        "web_tables_enabled": False,
         "producer_acks": -1,
     }
     if settings.embedded_broker:

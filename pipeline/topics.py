@@ -24,6 +24,9 @@ def _topic(name: str, value_type: type) -> TopicT:
         key_serializer="json",
         value_serializer="json",
         partitions=settings.topic_partitions,
+        # Declared by the worker with our partition count: a broker's auto-create
+        # default would break co-partitioning with the tables' changelogs.
+        internal=True,
     )
 
 
@@ -46,3 +49,10 @@ def all_topic_names() -> list[str]:
         settings.topic_media_uploads, settings.topic_media_uploads + ".events",
         settings.topic_prewarm_results, settings.topic_media_uploads + ".dlq",
     ]
+
+
+@app.task
+async def declare_output_topics() -> None:
+    """Create the topics we only produce to (agents declare the ones they read)."""
+    for topic in (parse_results, parse_dlq, prewarm_results, media_dlq):
+        await topic.maybe_declare()

@@ -76,7 +76,8 @@ def check_auth(request: Request) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     expected = settings.api_token.get_secret_value()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+    given = token.strip().encode("utf-8", "replace")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected.encode()):
         raise Unauthorized("missing or invalid bearer token")
 
 
@@ -143,4 +144,5 @@ def _forward_token() -> str:
 
 
 def was_forwarded(request: Request) -> bool:
-    return hmac.compare_digest(request.headers.get(FORWARDED_HEADER, ""), _forward_token())
+    given = request.headers.get(FORWARDED_HEADER, "").encode("utf-8", "replace")
+    return hmac.compare_digest(given, _forward_token().encode())

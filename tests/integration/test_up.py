@@ -15,13 +15,15 @@ import psutil
 
 from pipeline.embedded.ports import free_port
 from tests.conftest import ROOT, poll
+from tests.integration.http_server import serve_routes, synthetic_playlist
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
     env.update(PIPELINE_DATA_DIR=str(tmp / ".data"), PIPELINE_WEB_PORT=str(free_port()),
                PIPELINE_EMBEDDED_BROKER_PORT=str(free_port()),
-               PIPELINE_EMBEDDED_S3_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+               PIPELINE_EMBEDDED_S3_PORT=str(free_port()), PYTHONUNBUFFERED="1",
+               PIPELINE_URL_ALLOWLIST="127.0.0.1")
     env.update(extra)
     return env
 
@@ -34,6 +36,25 @@ def _health(port: str) -> dict | None:
         return None
 
 
+def _parse_one(env: dict[str, str]) -> None:
+    """A playlist parse end to end on the stack `pipeline up` started (default partitions)."""
+    base = f"http://127.0.0.1:{env['PIPELINE_WEB_PORT']}"
+    with serve_routes({"/list.m3u": (200, synthetic_playlist(90), {}, 0.0)}) as http_base:
+        req = urllib.request.Request(base + "/api/playlist/parse", method="POST",
+                                     data=json.dumps({"url": http_base + "/list.m3u"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            job_id = json.loads(resp.read())["job_id"]
+
+        def done() -> dict | None:
+            with urllib.request.urlopen(f"{base}/api/playlist/jobs/{job_id}") as resp:
+                body = json.loads(resp.read())
+            return body if body["status"] in ("done", "failed") else None  # type: ignore[no-any-return]
+
+        body = poll(done, timeout=60, what="parse on the up stack")
+        assert body["status"] == "done" and body["result"]["items"] == 90
+
+
 def _run_up_once(env: dict[str, str], log: Path) -> None:
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "up"], env=env,
@@ -41,6 +62,7 @@ def _run_up_once(env: dict[str, str], log: Path) -> None:
     try:
         body = poll(lambda: _health(env["PIPELINE_WEB_PORT"]), timeout=90, what="stack up")
         assert body["status"] == "ok" and body["broker"] is True
+        _parse_one(env)
         tree = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "tansu" in names and "weed" in names and "pipeline.cli worker" in names

@@ -1,0 +1,131 @@
+"""Start the embedded broker, S3 and workers for benchmarks (same parts as `pipeline up`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from pipeline.embedded import seaweed, tansu
+from pipeline.embedded.ports import free_port, port_open
+from pipeline.embedded.process import Child, ChildSpec, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+RESULTS = ROOT / "bench" / "results"
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 30) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@dataclass
+class BenchWorker:
+    child: Child
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_mb(self) -> tuple[float, float]:
+        """(worker process RSS, largest child process RSS) in MB."""
+        assert self.child.proc
+        proc = psutil.Process(self.child.proc.pid)
+        kids = [p.memory_info().rss for p in proc.children(recursive=True)
+                if p.is_running()]
+        return proc.memory_info().rss / 2**20, (max(kids) / 2**20 if kids else 0.0)
+
+    def count_event(self, name: str) -> int:
+        needle = f'"event": "{name}"'
+        return sum(1 for line in self.log.read_text(errors="replace").splitlines()
+                   if needle in line)
+
+
+@dataclass
+class BenchStack:
+    root: Path
+    broker_port: int = 0
+    s3_endpoint: str = ""
+    keys: tuple[str, str] = ("bench-access", "bench-secret-key")
+    workers: list[BenchWorker] = field(default_factory=list)
+    _exit: ExitStack = field(default_factory=ExitStack)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+        env.update(PIPELINE_BROKER="embedded", PIPELINE_EMBEDDED_BROKER_PORT=str(self.broker_port),
+                   PIPELINE_S3_ENDPOINT=self.s3_endpoint, PIPELINE_S3_ACCESS_KEY=self.keys[0],
+                   PIPELINE_S3_SECRET_KEY=self.keys[1], PIPELINE_S3_REGION="us-east-1",
+                   PIPELINE_RATE_LIMIT="10000000/minute", PIPELINE_URL_ALLOWLIST="127.0.0.1",
+                   PIPELINE_TOPIC_PARTITIONS="8", PYTHONUNBUFFERED="1")
+        env.update(extra)
+        return env
+
+    def start_worker(self, **extra: str) -> BenchWorker:
+        n = len(self.workers) + 1
+        port = free_port()
+        env = self.env(PIPELINE_WEB_PORT=str(port), PIPELINE_DATA_DIR=str(self.root / f"w{n}"),
+                       **extra)
+        log_path = self.root / f"worker{n}.log"
+        out = self._exit.enter_context(open(log_path, "w"))
+        child = Child(ChildSpec(f"w{n}", [sys.executable, "-m", "pipeline.cli", "worker"],
+                                env=env, cwd=str(ROOT)), out=out)
+        child.start()
+        self._exit.callback(child.stop)
+        worker = BenchWorker(child, port, log_path)
+        wait_until(lambda: http_json("GET", worker.base + "/health", timeout=2)[0] == 200
+                   if port_open(port) else False, 90, f"worker {n}", child)
+        self.workers.append(worker)
+        return worker
+
+
+@contextmanager
+def bench_stack(name: str) -> Iterator[BenchStack]:
+    """Tansu + SeaweedFS on free ports; workers via `start_worker`; all stopped at exit."""
+    root = WORK / name
+    if root.exists():
+        import shutil
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    stack = BenchStack(root)
+    with stack._exit:
+        s3_port = free_port()
+        creds = root / "s3.json"
+        seaweed.write_credentials(creds, *stack.keys)
+        weed_log = stack._exit.enter_context(open(root / "weed.log", "w"))
+        weed = Child(seaweed.weed_spec(s3_port, root / "s3", creds), out=weed_log)
+        weed.start()
+        stack._exit.callback(weed.stop)
+        stack.s3_endpoint = f"http://127.0.0.1:{s3_port}"
+        wait_until(lambda: seaweed.s3_ready(stack.s3_endpoint, *stack.keys), 60, "S3", weed)
+        seaweed.ensure_buckets(stack.s3_endpoint, *stack.keys, ["pipeline-results", "media"])
+        stack.broker_port = free_port()
+        broker_log = stack._exit.enter_context(open(root / "tansu.log", "w"))
+        broker = Child(tansu.tansu_spec(stack.broker_port), out=broker_log)
+        broker.start()
+        stack._exit.callback(broker.stop)
+        wait_until(lambda: port_open(stack.broker_port), 20, "broker", broker)
+        yield stack
+
+
+def write_results(name: str, doc: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path

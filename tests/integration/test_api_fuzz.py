@@ -1,0 +1,151 @@
+"""Fuzz every documented operation of a live worker from its own /openapi.json.
+
+No answer may be a 5xx, every error answer is `{"error": {"code", ...}}`, and
+every answer matches the document (status, content type, body, headers).
+Generated playlist URLs point only at refused addresses or reserved names
+(`.invalid`), so no playlist is fetched from anywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.result import Ok
+
+from tests.conftest import WorkerFactory, poll
+
+EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 100, schemathesis.GenerationMode.NEGATIVE: 60}
+CONFORMANCE = [status_code_conformance, content_type_conformance,
+               response_schema_conformance, response_headers_conformance]
+NOT_JSON = ("/metrics",)  # Prometheus text
+HEALTH_BODY = ("/health",)  # its 503 carries the health document
+
+
+def check_answer(case: schemathesis.Case, response: Any) -> None:
+    where = case.as_curl_command()
+    assert response.status_code < 500, f"{response.status_code} for {where}: {response.text}"
+    path = case.operation.path
+    if response.status_code < 400 or path in NOT_JSON:
+        return
+    if path in HEALTH_BODY and response.status_code == 503:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        raise AssertionError(f"non-JSON {response.status_code} for {where}: "
+                             f"{response.text[:300]!r}") from None
+    code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    assert isinstance(code, str) and code, f"no error.code for {where}: {body!r}"
+
+
+SETTINGS = hypothesis_settings(deadline=None, database=None,
+                               phases=[Phase.generate],  # shrinking would re-drive the server
+                               suppress_health_check=list(HealthCheck))
+# Random strings are almost never URLs; these reach the SSRF check and the queue.
+HOSTS = ["127.0.0.1", "10.1.2.3", "169.254.169.254", "[::1]", "[::ffff:10.0.0.1]", "0x7f.1",
+         "2130706433", "localhost", "a.localhost", "feed.invalid", "u:p@feed.invalid",
+         "xn--nxasmq6b.invalid", "feed.invalid:8080", "feed.invalid:0", "[fe80::1]:81"]
+URLS = st.builds(
+    "{}://{}/{}{}".format,
+    st.sampled_from(["http", "https", "HTTP", "ftp", "file", "javascript"]),
+    st.sampled_from(HOSTS),
+    st.from_regex(r"[A-Za-z0-9._~%/+:@!$&'()*,;=-]{0,40}", fullmatch=True) | st.text(max_size=20),
+    st.sampled_from(["", "?username=u&password=p&type=m3u_plus", "#frag", "?a=%00"]),
+)
+
+
+def fuzz(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode,
+         base: str) -> None:
+    """Drive one operation with `EXAMPLES[mode]` generated cases."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @hypothesis_settings(SETTINGS, max_examples=EXAMPLES[mode])
+    def run(case: schemathesis.Case) -> None:
+        response = case.call(base_url=base, timeout=20)
+        check_answer(case, response)
+        if mode is schemathesis.GenerationMode.POSITIVE:
+            case.validate_response(response, checks=CONFORMANCE)
+
+    run()
+
+
+def submit_urls(parse: schemathesis.APIOperation, job: schemathesis.APIOperation,
+                base: str) -> None:
+    """Submit URL-shaped input; read back every job that was accepted."""
+
+    @given(url=URLS, force=st.booleans())
+    @hypothesis_settings(SETTINGS, max_examples=60)
+    def run(url: str, force: bool) -> None:
+        case = parse.Case(body={"url": url, "force": force}, media_type="application/json")
+        response = case.call(base_url=base, timeout=20)
+        check_answer(case, response)
+        case.validate_response(response, checks=CONFORMANCE)
+        if response.status_code in (200, 202):
+            read = job.Case(path_parameters={"job_id": response.json()["job_id"]})
+            answer = read.call(base_url=base, timeout=20)
+            check_answer(read, answer)
+            read.validate_response(answer, checks=CONFORMANCE)
+
+    run()
+
+
+def test_fuzz_live_worker_against_its_openapi(worker_factory: WorkerFactory) -> None:
+    worker = worker_factory(PIPELINE_RATE_LIMIT="1000000/minute")
+    # Healthy is not yet owning partitions: until then the API answers 503 not_ready.
+    poll(lambda: worker.request("GET", "/api/media/m0")[0] == 404, timeout=30,
+         what="partition assignment")
+    schema = schemathesis.openapi.from_url(worker.base + "/openapi.json", timeout=10)
+    schema.validate()
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operations.append(result.ok())
+    documented = {f"{method.upper()} {path}" for path, item in schema.raw_schema["paths"].items()
+                  for method in item}
+    # Loaded from a URL, schemathesis leaves out the operation serving the schema itself.
+    assert {op.label for op in operations} == documented - {"GET /openapi.json"}
+    failures: list[str] = []
+    started = time.monotonic()
+    for operation in operations:
+        for mode in EXAMPLES:
+            try:
+                fuzz(operation, mode, worker.base)
+            except Unsatisfiable:
+                # Nothing to make invalid (no body or query; path ids take any string).
+                assert mode is schemathesis.GenerationMode.NEGATIVE, operation.label
+            except Exception as exc:  # one report for every operation, not the first only
+                failures.append(f"{operation.label} [{mode.value}]: {exc}")
+    by_label = {op.label: op for op in operations}
+    try:
+        submit_urls(by_label["POST /api/playlist/parse"],
+                    by_label["GET /api/playlist/jobs/{job_id}"], worker.base)
+    except Exception as exc:
+        failures.append(f"POST /api/playlist/parse [URLs]: {exc}")
+    elapsed = time.monotonic() - started
+    status, body = worker.request("GET", "/health")
+    assert status == 200 and body["status"] == "ok", (status, body)
+    assert not failures, "\n\n".join(failures)
+    assert elapsed < 120, f"fuzzing took {elapsed:.0f} s"
+
+
+def test_faust_builtin_pages_are_not_served(worker_factory: WorkerFactory) -> None:
+    """Faust's /table/<name>/<key>/ would hand out raw rows (unredacted URLs) without a token."""
+    worker = worker_factory(PIPELINE_API_TOKEN="s3cret-token")
+    for path in ("/table/", "/table/playlist_jobs/", "/table/playlist_jobs/0123456789abcdef/",
+                 "/table/media_jobs/m1/", "/router/", "/router/playlist_jobs/",
+                 "/graph/", "/stats/", "/performance/"):
+        status, body = worker.request("GET", path)
+        assert status == 404, (path, status, body)
+    assert worker.request("GET", "/openapi.json")[0] == 200  # open, like /health
