@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import os
 import signal
 import time
 import zlib
@@ -28,6 +29,8 @@ from pipeline.storage import MultipartWriter, open_client
 PROGRESS_EVERY_S = 1.0
 # gzip level 3: ~3x smaller NDJSON for a fraction of level 6's CPU.
 GZIP_LEVEL = 3
+# Scheduling priority of parse processes relative to the worker (higher = nicer).
+PARSE_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ def child_main(spec: ParseSpec, conn: Connection) -> None:
     """Entry point of the parse child process."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
+    # Parse CPU work yields to the worker's event loop (web, heartbeats) on busy cores.
+    os.nice(PARSE_NICENESS)
     try:
         outcome = asyncio.run(run_parse(spec, conn))
         conn.send(("done", outcome))
