@@ -6,10 +6,31 @@ import sys
 
 import click
 
+from pipeline.commands import register
+from pipeline.commands.common import EXIT_CODES_HELP, CliState
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Stream-processing pipeline: IPTV playlist parsing and media prewarm on Kafka."""
+EPILOG = (
+    "Settings come from PIPELINE_* environment variables (PIPELINE_BROKER, "
+    "PIPELINE_WEB_PORT, PIPELINE_API_URL, PIPELINE_API_TOKEN, ...); with "
+    "PIPELINE_API_TOKEN set, client commands send it as a bearer token. "
+    + EXIT_CODES_HELP
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.option("--api", "api_url", metavar="URL",
+              help="Base URL of the pipeline HTTP API for the client commands (default: "
+                   "PIPELINE_API_URL, else http://127.0.0.1:<PIPELINE_WEB_PORT>).")
+@click.pass_context
+def main(ctx: click.Context, api_url: str | None) -> None:
+    """Stream-processing pipeline: IPTV playlist parsing and media prewarm on Kafka.
+
+    Run the stack with `up` (or `worker` against your own broker); submit and
+    follow playlist jobs with `parse`, `status` and `items`; announce uploads
+    with `media`; reprocess a time window with `replay`; manage topics and
+    table state with `topics` and `reset-state`.
+    """
+    ctx.obj = CliState(api_url=api_url)
 
 
 @main.command()
@@ -47,6 +68,7 @@ def _register_optional() -> None:
     main.add_command(m3u_command)
 
 
+register(main)
 _register_optional()
 
 if __name__ == "__main__":

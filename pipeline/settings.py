@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     prewarm_cache_ttl_s: float = 300
     prewarm_cache_max_items: int = 50
     prewarm_cache_max_bytes: int = 2 * GIB
+    # Prefixes a per-event `destination` may use besides null://, s3:// and the default's origin.
+    prewarm_allowed_destinations: CommaList = []
     score: ScoreWeights = ScoreWeights()
 
     # --- logging
@@ -116,6 +118,13 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", "url_allowlist", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("prewarm_allowed_destinations", mode="before")
+    @classmethod
+    def _split_destinations(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -1,0 +1,129 @@
+"""Load bench: 10,000 submits over 500 URLs from 50 clients against two workers,
+then 20,000 upload events; checks nothing is lost or done twice.
+
+    python bench/load.py [--submits 10000 --urls 500 --clients 50 --uploads 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.pipeline_parse import RssSampler, pct  # noqa: E402
+from bench.stack import bench_stack, http_json, write_results  # noqa: E402
+from pipeline.embedded import seaweed  # noqa: E402
+from tests.integration.http_server import serve_routes, synthetic_playlist  # noqa: E402
+
+
+def timed_post(url: str, body: dict) -> tuple[int, dict, float]:
+    """POST like a well-behaved client: retry 503 (rebalance, outage) after a pause."""
+    start = time.perf_counter()
+    for _ in range(20):
+        status, answer = http_json("POST", url, body)
+        if status != 503:
+            break
+        time.sleep(0.5)
+    return status, answer, (time.perf_counter() - start) * 1000
+
+
+def wait_all(bases: list[str], path: str, ids: set[str], timeout: float) -> dict[str, dict]:
+    """Poll until every id is final; spread reads over the workers (routing is tested too)."""
+    finals: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(finals) < len(ids) and time.monotonic() < deadline:
+        for item in list(ids - finals.keys()):
+            status, body = http_json("GET", random.choice(bases) + path.format(item))
+            if status == 200 and body["status"] in ("done", "failed"):
+                finals[item] = body
+        time.sleep(0.5)
+    return finals
+
+
+def load_parses(stack, bases, workers, args) -> dict:  # type: ignore[no-untyped-def]
+    body = synthetic_playlist(200)
+    with serve_routes({"/p.m3u": (200, body, {}, 0.0)}) as http_base:
+        urls = [f"{http_base}/p.m3u?u={i}" for i in range(args.urls)]
+        plan = [urls[i % args.urls] for i in range(args.submits)]
+        random.Random(7).shuffle(plan)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.clients) as pool:
+            results = list(pool.map(lambda u: timed_post(
+                random.choice(bases) + "/api/playlist/parse", {"url": u}), plan))
+        submit_s = time.perf_counter() - started
+        ok = [r for r in results if r[0] in (200, 202)]
+        job_ids = {r[1]["job_id"] for r in ok}
+        finals = wait_all(bases, "/api/playlist/jobs/{}", job_ids, timeout=900)
+    latencies = [r[2] for r in results]
+    parses = sum(w.count_event("parse_start") for w in workers)
+    doc = {
+        "submits": args.submits, "distinct_urls": args.urls, "clients": args.clients,
+        "accepted": len(ok), "rejected": len(results) - len(ok), "jobs": len(job_ids),
+        "done": sum(1 for f in finals.values() if f["status"] == "done"),
+        "lost": len(job_ids) - len(finals), "parses_started": parses,
+        "submit_p50_ms": round(pct(latencies, 50), 1),
+        "submit_p95_ms": round(pct(latencies, 95), 1),
+        "submits_per_s": round(args.submits / submit_s, 1),
+    }
+    print(f"parse load: {doc}")
+    return doc
+
+
+def load_uploads(stack, bases, workers, args) -> dict:  # type: ignore[no-untyped-def]
+    s3 = seaweed.s3_client(stack.s3_endpoint, *stack.keys)
+    blob = b"x" * 2048
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket="media", Key=f"load/{i}.jpg", Body=blob),
+                      range(args.uploads)))
+    now = time.time()
+    events = [{"media_id": f"m{i}", "bucket": "media", "key": f"load/{i}.jpg", "size": 2048,
+               "kind": "photo", "content_type": "image/jpeg", "uploaded_at": now,
+               "destination": "null://"} for i in range(args.uploads)]
+    with ThreadPoolExecutor(args.clients) as pool:
+        results = list(pool.map(lambda e: timed_post(
+            random.choice(bases) + "/api/media/uploads", e), events))
+    accepted = {r[1]["media_id"] for r in results if r[0] in (200, 202)}
+    finals = wait_all(bases, "/api/media/{}", accepted, timeout=1200)
+    done_events = sum(w.count_event("prewarm_done") for w in workers)
+    doc = {"uploads": args.uploads, "accepted": len(accepted),
+           "done": sum(1 for f in finals.values() if f["status"] == "done"),
+           "lost": len(accepted) - len(finals), "prewarm_done_events": done_events,
+           "publish_p95_ms": round(pct([r[2] for r in results], 95), 1)}
+    print(f"upload load: {doc}")
+    return doc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--submits", type=int, default=10_000)
+    ap.add_argument("--urls", type=int, default=500)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--uploads", type=int, default=20_000)
+    args = ap.parse_args()
+    with bench_stack("load") as stack:
+        workers = [stack.start_worker(), stack.start_worker()]
+        bases = [w.base for w in workers]
+        samplers = [RssSampler(w) for w in workers]
+        for s in samplers:
+            s.start()
+        parse_doc = load_parses(stack, bases, workers, args)
+        upload_doc = load_uploads(stack, bases, workers, args) if args.uploads else {}
+        for s in samplers:
+            s.stop_flag.set()
+    doc = {"parse": parse_doc, "uploads": upload_doc,
+           "worker_peak_rss_mb": [round(s.worker_peak, 1) for s in samplers],
+           "parse_child_peak_rss_mb": [round(s.child_peak, 1) for s in samplers]}
+    print(f"peak RSS per worker: {doc['worker_peak_rss_mb']} MB")
+    print(f"wrote {write_results('load', doc)}")
+    return 0 if parse_doc["lost"] == 0 and parse_doc["parses_started"] == args.urls else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

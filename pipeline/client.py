@@ -1,0 +1,316 @@
+"""Python client for the pipeline's HTTP API: `AsyncClient` and its blocking twin `Client`.
+
+    async with AsyncClient() as api:        # PIPELINE_API_URL, else 127.0.0.1:PIPELINE_WEB_PORT
+        job = await api.submit("http://example.com/list.m3u")
+        done = await api.wait(job["job_id"], on_progress=print)
+        async for item in api.items(job["job_id"]):
+            ...
+
+    with Client() as api:                   # the same methods, blocking
+        api.wait(api.submit(url)["job_id"])
+
+Answers are the API's JSON documents (DESIGN.md, "HTTP API"). A non-2xx answer
+is raised as the typed error of its `error.code` (`pipeline.errors.error_class`)
+with that code in `exc.code`; a job that ends `failed` makes `wait()` raise its
+error, the final job document in `exc.details["job"]`. An unreachable API is
+`NotReady`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import aiohttp
+
+from pipeline.errors import (
+    BadRequest,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    PipelineError,
+    RateLimited,
+    Unauthorized,
+    URLRefused,
+    error_class,
+)
+from pipeline.settings import Settings, get_settings
+
+T = TypeVar("T")
+Job = dict[str, Any]
+ProgressCallback = Callable[[Job], None]
+
+TERMINAL = ("done", "failed")
+# Poll pacing when the server gives no Retry-After: start fast, back off to a ceiling.
+POLL_MIN_S, POLL_MAX_S, POLL_FACTOR = 0.25, 5.0, 1.5
+# wait() rides out an unreachable / not-ready / rate-limited API for this long (a restart).
+TRANSIENT_GIVE_UP_S = 60.0
+# A request sent straight to Kafka is unknown to the API until an agent applies it.
+NOT_FOUND_GRACE_S = 15.0
+# Items stream in chunks of this size; lines are split client-side (no line-length cap).
+ITEM_CHUNK_BYTES = 64 * 1024
+
+_BY_STATUS: dict[int, type[PipelineError]] = {
+    400: BadRequest, 401: Unauthorized, 404: NotFound, 413: PayloadTooLarge,
+    422: URLRefused, 429: RateLimited, 503: NotReady,
+}
+
+
+def api_error(status: int, body: Any, retry_after: float | None = None) -> PipelineError:
+    """The typed error for an error answer `{"error": {"code", "message"}}`."""
+    err = body.get("error") if isinstance(body, dict) else None
+    err = err if isinstance(err, dict) else {}
+    code = str(err.get("code") or "")
+    message = str(err.get("message") or f"HTTP {status}")
+    cls = error_class(code) if code else _BY_STATUS.get(status, PipelineError)
+    exc = cls(message)
+    exc.code = code or exc.code  # keep the server's code even when this client lacks it
+    exc.http_status = status
+    if retry_after is not None and isinstance(exc, RateLimited | NotReady):
+        exc.retry_after = max(0, round(retry_after))
+    return exc
+
+
+def job_error(job: Job) -> PipelineError:
+    """The typed error of a failed job; the job document rides in `details["job"]`."""
+    err = job.get("error") or {}
+    code = str(err.get("code") or "job_error")
+    exc = error_class(code)(str(err.get("message") or code))
+    exc.code = code
+    exc.details["job"] = job
+    return exc
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:  # the HTTP-date form is not used by this API
+        return None
+
+
+class AsyncClient:
+    """The HTTP API from asyncio code. One session per client; close it (or `async with`)."""
+
+    def __init__(self, base_url: str | None = None, *, token: str | None = None,
+                 timeout_s: float = 30.0, settings: Settings | None = None,
+                 session: aiohttp.ClientSession | None = None) -> None:
+        if base_url is None or token is None:
+            settings = settings or get_settings()
+            base_url = base_url or settings.api_base_url
+            if token is None and settings.api_token is not None:
+                token = settings.api_token.get_secret_value()
+        self.base_url = base_url.rstrip("/")
+        self.token = token or None
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session = session
+        self._own_session = session is None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            self._session = aiohttp.ClientSession(headers=headers, timeout=self.timeout)
+            self._own_session = True
+        return self._session
+
+    async def _call(self, method: str, path: str,
+                    body: dict[str, Any] | None = None) -> tuple[Any, float | None]:
+        """(JSON answer, Retry-After seconds or None); errors raised typed."""
+        try:
+            async with self._http().request(method, self.base_url + path, json=body) as resp:
+                raw = await resp.read()
+                hint = _retry_after(resp.headers)
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise NotReady(f"cannot reach the pipeline API at {self.base_url}: "
+                           f"{exc or type(exc).__name__}") from exc
+        doc = _loads_or_empty(raw)
+        if status >= 400:
+            raise api_error(status, doc, hint)
+        return doc, hint
+
+    # --- playlist jobs
+
+    async def submit(self, url: str, force: bool = False) -> Job:
+        """Queue a parse of `url`: `{"job_id", "status", "deduplicated", "position", ...}`."""
+        doc, _ = await self._call("POST", "/api/playlist/parse", {"url": url, "force": force})
+        return dict(doc)
+
+    async def status(self, job_id: str) -> Job:
+        """The job document (URL redacted by the server); `NotFound` for an unknown job."""
+        doc, _ = await self._call("GET", f"/api/playlist/jobs/{job_id}")
+        return dict(doc)
+
+    async def wait(self, job_id: str, on_progress: ProgressCallback | None = None,
+                   timeout: float | None = None) -> Job:
+        """Poll until the job is `done` (returned) or `failed` (its error raised).
+
+        The pace follows the server's `Retry-After` when given, else backs off
+        from 0.25 s to 5 s. `on_progress(job)` sees every answer. A brief outage
+        or a job not yet applied (sent straight to Kafka) is waited out; past
+        `timeout` seconds, `TimeoutError`.
+        """
+        clock = asyncio.get_running_loop().time
+        deadline = None if timeout is None else clock() + timeout
+        started, delay, trouble_since = clock(), POLL_MIN_S, None
+        while True:
+            try:
+                job, hint = await self._poll(job_id, started, clock)
+                trouble_since = None
+            except (NotReady, RateLimited) as exc:
+                trouble_since = trouble_since or clock()
+                if clock() - trouble_since > TRANSIENT_GIVE_UP_S:
+                    raise
+                job, hint = None, float(exc.retry_after)
+            if job is not None:
+                if on_progress is not None:
+                    on_progress(job)
+                if job.get("status") in TERMINAL:
+                    return _outcome(job)
+            pause = hint if hint is not None else delay
+            delay = min(delay * POLL_FACTOR, POLL_MAX_S)
+            if deadline is not None:
+                if clock() >= deadline:
+                    raise TimeoutError(f"job {job_id} still not finished after {timeout} s")
+                pause = min(pause, deadline - clock())
+            await asyncio.sleep(pause)
+
+    async def _poll(self, job_id: str, started: float,
+                    clock: Callable[[], float]) -> tuple[Job | None, float | None]:
+        try:
+            doc, hint = await self._call("GET", f"/api/playlist/jobs/{job_id}")
+        except NotFound:
+            if clock() - started > NOT_FOUND_GRACE_S:
+                raise
+            return None, None
+        return dict(doc), hint
+
+    async def items(self, job_id: str) -> AsyncGenerator[dict[str, Any], None]:
+        """The parsed items of a done job, streamed (gzip on the wire)."""
+        url = f"{self.base_url}/api/playlist/jobs/{job_id}/items"
+        try:
+            async with self._http().get(url, timeout=aiohttp.ClientTimeout(
+                    total=None, sock_read=self.timeout.total)) as resp:
+                if resp.status >= 400:
+                    raw = await resp.read()
+                    raise api_error(resp.status, _loads_or_empty(raw),
+                                    _retry_after(resp.headers))
+                tail = b""
+                async for chunk in resp.content.iter_chunked(ITEM_CHUNK_BYTES):
+                    *lines, tail = (tail + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
+                if tail.strip():
+                    yield json.loads(tail)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise NotReady(f"items stream from {self.base_url} broke: "
+                           f"{exc or type(exc).__name__}") from exc
+
+    # --- media
+
+    async def publish_upload(self, media_id: str, bucket: str, key: str, *, size: int = 0,
+                             kind: str = "other", content_type: str = "",
+                             uploaded_at: float | None = None, destination: str | None = None,
+                             force: bool = False) -> dict[str, Any]:
+        """Announce a stored object for prewarm: `{"media_id", "status", "score"}`."""
+        body = {"media_id": media_id, "bucket": bucket, "key": key, "size": size, "kind": kind,
+                "content_type": content_type,
+                "uploaded_at": time.time() if uploaded_at is None else uploaded_at,
+                "destination": destination, "force": force}
+        doc, _ = await self._call("POST", "/api/media/uploads", body)
+        return dict(doc)
+
+    async def media_status(self, media_id: str) -> dict[str, Any]:
+        """The media job document; `NotFound` for an unknown media id."""
+        doc, _ = await self._call("GET", f"/api/media/{media_id}")
+        return dict(doc)
+
+
+def _loads_or_empty(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+
+
+async def _next(stream: AsyncIterator[T]) -> T:
+    return await anext(stream)
+
+
+def _outcome(job: Job) -> Job:
+    if job.get("status") == "failed":
+        raise job_error(job)
+    return job
+
+
+class Client:
+    """Blocking client: the `AsyncClient` methods on a private event loop.
+
+    Not for use inside a running event loop (use `AsyncClient` there).
+    """
+
+    def __init__(self, base_url: str | None = None, **kwargs: Any) -> None:
+        self._runner = asyncio.Runner()
+        self._api = AsyncClient(base_url, **kwargs)
+        self.base_url = self._api.base_url
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._run(self._api.close())
+        self._runner.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(coro)
+
+    def submit(self, url: str, force: bool = False) -> Job:
+        """See `AsyncClient.submit`."""
+        return self._run(self._api.submit(url, force))
+
+    def status(self, job_id: str) -> Job:
+        """See `AsyncClient.status`."""
+        return self._run(self._api.status(job_id))
+
+    def wait(self, job_id: str, on_progress: ProgressCallback | None = None,
+             timeout: float | None = None) -> Job:
+        """See `AsyncClient.wait`."""
+        return self._run(self._api.wait(job_id, on_progress, timeout))
+
+    def items(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """See `AsyncClient.items`; a generator (close it to stop early)."""
+        stream = self._api.items(job_id)
+        try:
+            while True:
+                try:
+                    yield self._run(_next(stream))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._run(stream.aclose())
+
+    def publish_upload(self, media_id: str, bucket: str, key: str, **kwargs: Any) -> dict:
+        """See `AsyncClient.publish_upload`."""
+        return self._run(self._api.publish_upload(media_id, bucket, key, **kwargs))
+
+    def media_status(self, media_id: str) -> dict[str, Any]:
+        """See `AsyncClient.media_status`."""
+        return self._run(self._api.media_status(media_id))
