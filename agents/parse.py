@@ -22,7 +22,7 @@ from pipeline.broker import consumer_lag
 from pipeline.jobs import ACTIVE, Decision, backoff_s, decide
 from pipeline.parse_job import ParseSpec
 from pipeline.parse_queue import ParseQueue
-from pipeline.parse_runner import run_in_child
+from pipeline.parse_runner import ParsePool
 from pipeline.records import DeadLetter, ParseEvent, ParseRequest, ParseResult
 from pipeline.topics import parse_dlq, parse_events, parse_requests, parse_results
 from pipeline.urls import redact_url
@@ -31,6 +31,7 @@ from tables.playlist_jobs import PlaylistJob, playlist_jobs
 log = logging.getLogger("pipeline.parse")
 
 queue = ParseQueue()
+pool = ParsePool(settings.parse_max_rss_mb)
 tasks: dict[str, asyncio.Task[None]] = {}
 task_runs: dict[str, str] = {}  # job_id -> run id of the local task
 # A `running` row found at rebalance may be a crashed run, or a finished one whose
@@ -81,7 +82,7 @@ async def apply_events(stream: Any) -> None:
         if row is None or (event.kind != "started" and event.run_id != row.run_id):
             continue  # an event of a superseded run
         updated = apply_event(row, event)
-        if updated is None and event.kind == "started":
+        if updated is None and event.kind == "started" and row.status not in ACTIVE:
             _cancel_local_run(job_id, event.run_id)  # the job finished meanwhile
         if updated is not None:
             playlist_jobs[job_id] = updated
@@ -98,7 +99,8 @@ def _cancel_local_run(job_id: str, run_id: str) -> None:
 def apply_event(row: PlaylistJob, ev: ParseEvent) -> PlaylistJob | None:
     """The row after `ev`, or None when the event changes nothing."""
     if ev.kind == "started":
-        if row.status not in ACTIVE:
+        # Redelivered after a crash (at-least-once): applying it twice would count twice.
+        if row.status not in ACTIVE or row.run_id == ev.run_id:
             return None
         return row.derive(status="running", run_id=ev.run_id, runs=row.runs + 1,
                           attempt=row.attempt + 1, started_at=ev.at, finished_at=None,
@@ -189,7 +191,7 @@ async def run_job(row: PlaylistJob) -> None:
 
     try:
         spec = ParseSpec(job_id, run_id, row.url, settings)
-        outcome = await run_in_child(spec, on_progress, settings.parse_max_rss_mb)
+        outcome = await pool.run(spec, on_progress)
         await _report(job_id, run_id, attempt, started, outcome, last)
     finally:
         queue.finish(job_id)

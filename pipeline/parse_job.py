@@ -103,12 +103,8 @@ def _die_with_parent() -> None:
         pass
 
 
-def child_main(spec: ParseSpec, conn: Connection) -> None:
-    """Entry point of the parse child process."""
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
-    # Parse CPU work yields to the worker's event loop (web, heartbeats) on busy cores.
-    os.nice(PARSE_NICENESS)
+def run_one(spec: ParseSpec, conn: Connection) -> None:
+    """Run one parse and send its outcome; never raises."""
     try:
         outcome = asyncio.run(run_parse(spec, conn))
         conn.send(("done", outcome))
@@ -118,5 +114,25 @@ def child_main(spec: ParseSpec, conn: Connection) -> None:
         err: JobError = StorageError(f"unexpected {type(exc).__name__}") \
             if "botocore" in type(exc).__module__ else JobError(f"{type(exc).__name__}: {exc}")
         conn.send(("failed", {**err.to_dict(), "transient": True}))
+
+
+def child_loop(conn: Connection) -> None:
+    """Entry point of a pooled parse process: run the specs the worker sends, one at a time.
+
+    A pooled process saves the ~1 s of start-up and imports per parse; the worker
+    replaces it whenever it crashes, passes the memory cap or is cancelled.
+    """
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
+    # Parse CPU work yields to the worker's event loop (web, heartbeats) on busy cores.
+    os.nice(PARSE_NICENESS)
+    try:
+        while True:
+            spec = conn.recv()
+            if spec is None:
+                return
+            run_one(spec, conn)
+    except (EOFError, OSError):  # the worker went away
+        return
     finally:
         conn.close()
