@@ -54,6 +54,8 @@ class Stack:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     parts: list[Supervised] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    # Set when a broker with an empty in-memory log starts: local tables are stale then.
+    fresh_log: bool = True
 
     # --- set-up
 
@@ -100,8 +102,11 @@ class Stack:
         return part
 
     def _launch(self, part: Supervised) -> None:
-        if part.child.name == "worker" and self.settings.embedded_broker:
+        if part.child.name == "broker":
+            self.fresh_log = True
+        if part.child.name == "worker" and self.settings.embedded_broker and self.fresh_log:
             self.wipe_table_state()
+            self.fresh_log = False
         part.child.start()
         part.started_at = time.monotonic()
         wait_until(part.ready, READY_TIMEOUT_S, f"{part.child.name} start", part.child)  # type: ignore[arg-type]
