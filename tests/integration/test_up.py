@@ -55,7 +55,7 @@ def _parse_one(env: dict[str, str]) -> None:
         assert body["status"] == "done" and body["result"]["items"] == 90
 
 
-def _run_up_once(env: dict[str, str], log: Path) -> None:
+def _run_up_once(env: dict[str, str], log: Path, kill_worker: bool = False) -> None:
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "up"], env=env,
                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -63,6 +63,14 @@ def _run_up_once(env: dict[str, str], log: Path) -> None:
         body = poll(lambda: _health(env["PIPELINE_WEB_PORT"]), timeout=90, what="stack up")
         assert body["status"] == "ok" and body["broker"] is True
         _parse_one(env)
+        if kill_worker:  # the supervisor restarts a child that dies, like a process manager
+            worker = next(p for p in psutil.Process(proc.pid).children()
+                          if "pipeline.cli worker" in " ".join(p.cmdline()))
+            worker.kill()
+            poll(lambda: _health(env["PIPELINE_WEB_PORT"]) and
+                 worker.pid not in [p.pid for p in psutil.Process(proc.pid).children()],
+                 timeout=90, what="worker restarted")
+            _parse_one(env)
         tree = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "tansu" in names and "weed" in names and "pipeline.cli worker" in names
@@ -78,11 +86,12 @@ def _run_up_once(env: dict[str, str], log: Path) -> None:
 def test_up_serves_then_stops_without_orphans_twice(tmp_path: Path) -> None:
     env = _env(tmp_path)
     log = tmp_path / "up.log"
-    _run_up_once(env, log)
+    _run_up_once(env, log, kill_worker=True)
     _run_up_once(env, log)  # fresh log, wiped tables: no ConsistencyError
     text = log.read_text(errors="replace")
     assert "ConsistencyError" not in text
     assert "S3 access key" in text and "do not survive a" in text
+    assert "worker exited with code -9; restarting" in text
 
 
 def test_busy_port_names_the_setting(tmp_path: Path) -> None:
