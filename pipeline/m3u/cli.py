@@ -1,0 +1,177 @@
+"""``pipeline m3u FILE``: parse a playlist file (or stdin) to NDJSON items."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+import click
+import orjson
+
+from pipeline.errors import NotAPlaylist
+from pipeline.m3u.ndjson import DEFAULT_LEVEL, GzipNDJSONWriter, encode_batch
+from pipeline.m3u.parallel import write_ndjson_parallel
+from pipeline.m3u.parser import MAX_LINE_BYTES
+from pipeline.m3u.stats import ParseStats
+from pipeline.m3u.stream import CHUNK_BYTES, ItemStream, parse_file, read_chunks
+
+
+@contextlib.contextmanager
+def _source(path: str) -> Iterator[IO[bytes]]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as fileobj:
+        yield fileobj
+
+
+@contextlib.contextmanager
+def _sink(path: str | None) -> Iterator[IO[bytes]]:
+    if path is None or path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with open(path, "wb") as fileobj:
+        yield fileobj
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+class _Discard:
+    """A sink for items nobody asked for (``--summary`` without ``--output``)."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _write(run: ItemStream, out: IO[bytes], gzip: bool, level: int) -> None:
+    if gzip:
+        writer = GzipNDJSONWriter(out, level)
+        try:
+            for batch in run.batches():
+                writer.write(batch)
+        finally:
+            writer.close()
+        return
+    write = out.write
+    for batch in run.batches():
+        write(encode_batch(batch))
+
+
+def _sequential(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[str, str]]:
+    run = parse_file(src, chunk_bytes=args["chunk_bytes"], max_line_bytes=args["max_line_bytes"])
+    if args["summary"] and args["output"] is None:
+        for _ in run.batches():
+            pass
+    else:
+        with _sink(args["output"]) as out:
+            _write(run, out, args["gzip"], args["level"])
+    return run.stats, run.header
+
+
+def _parallel(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[str, str]]:
+    level = args["level"] if args["gzip"] else None
+    chunks = read_chunks(src, args["chunk_bytes"])
+    with contextlib.ExitStack() as stack:
+        if args["summary"] and args["output"] is None:
+            out: Any = _Discard()
+        else:
+            out = stack.enter_context(_sink(args["output"]))
+        result = write_ndjson_parallel(
+            chunks, out, args["jobs"], level, max_line_bytes=args["max_line_bytes"]
+        )
+    args["rss_kb"] = result.rss_kb
+    return result.stats, result.header
+
+
+def _summary(stats: ParseStats, header: dict[str, str], args: dict[str, Any]) -> None:
+    rss_kb = args.get("rss_kb") or {"main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    doc = {
+        **stats.to_dict(),
+        "header": header,
+        "peak_rss_mb": {
+            "processes": len(rss_kb),
+            "max": round(max(rss_kb.values()) / 1024, 1),
+            "sum": round(sum(rss_kb.values()) / 1024, 1),
+        },
+    }
+    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
+    sys.stdout.buffer.flush()
+
+
+@click.command("m3u")
+@click.argument("file", metavar="FILE")
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="Print one JSON object with counts by type, the group count and the other parse "
+    "counters instead of the items (items still go to --output when it is given).",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    default=None,
+    help="Write the items to PATH instead of stdout; a PATH ending in .gz is gzip NDJSON.",
+)
+@click.option("--gzip", "gzip_", is_flag=True, help="Write gzip NDJSON (also to stdout).")
+@click.option(
+    "--level",
+    type=click.IntRange(0, 9),
+    default=DEFAULT_LEVEL,
+    show_default=True,
+    help="gzip compression level (1 is fastest).",
+)
+@click.option(
+    "--max-line-bytes",
+    type=click.IntRange(min=64),
+    default=MAX_LINE_BYTES,
+    show_default=True,
+    help="Lines longer than this are skipped and counted.",
+)
+@click.option(
+    "--chunk-bytes",
+    type=click.IntRange(min=1),
+    default=CHUNK_BYTES,
+    show_default=True,
+    help="Read the input in chunks of this many bytes.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Parse on this many processes (blocks cut after URL lines; same items in the "
+    "same order; gzip output is then one gzip member per block).",
+)
+def m3u_command(**args: Any) -> None:
+    """Parse the M3U playlist FILE ('-' for stdin) and write its items as NDJSON.
+
+    One JSON object per line on stdout (or --output), streamed: memory stays
+    flat whatever the playlist size. Exits with status 2 and a one-line
+    message on stderr when FILE cannot be read or is not a playlist.
+    """
+    output, file = args["output"], args["file"]
+    args["gzip"] = args.pop("gzip_") or (output is not None and output.endswith(".gz"))
+    try:
+        with _source(file) as src:
+            run = _parallel if args["jobs"] > 1 else _sequential
+            stats, header = run(src, args)
+        if args["summary"]:
+            _summary(stats, header, args)
+    except NotAPlaylist as exc:
+        _fail(f"{file}: {exc.message}")
+    except BrokenPipeError:
+        # The reader went away (``| head``): silence the final flush and stop.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        _fail(f"{exc.filename or file}: {exc.strerror or exc}")

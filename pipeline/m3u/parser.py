@@ -1,0 +1,262 @@
+"""The incremental M3U parser: bytes in (any chunking), item dicts out.
+
+It holds at most one partial line (capped at ``max_line_bytes``), the first
+bytes until it has decided the body is a playlist, and the pending
+``#EXTINF`` line with its directives; memory does not grow with the input.
+"""
+
+from __future__ import annotations
+
+import gc
+import operator
+
+from pipeline.m3u.attrs import header_attrs
+from pipeline.m3u.entry import build_general, fast_item
+from pipeline.m3u.options import Extra
+from pipeline.m3u.sniff import BOM, SNIFF_BYTES, Sniffer, decode_line
+from pipeline.m3u.stats import TYPES, Item, ParseStats
+
+MAX_LINE_BYTES = 64 * 1024
+_LONG_DIRECTIVE = "\n#"  # markers for over-long lines; real lines never hold "\n"
+_LONG_OTHER = "\n"
+_TYPE = operator.itemgetter("type")
+_GROUP = operator.methodcaller("get", "group")
+_ENTRY_TAGS = frozenset(("#EXTVLCOPT", "#KODIPROP", "#EXTGRP", "#EXTHTTP"))
+
+
+def _first_end(data: bytes) -> int:
+    lf, cr = data.find(b"\n"), data.find(b"\r")
+    return lf if cr < 0 else cr if lf < 0 else min(lf, cr)
+
+
+class M3UParser:
+    """Feed byte chunks of any size and boundary; get item dicts back.
+
+    ``feed`` and ``close`` return lists of items; ``header`` holds the
+    ``#EXTM3U`` attributes and ``stats`` the counters. A body that is not a
+    playlist raises ``pipeline.errors.NotAPlaylist`` from ``feed`` or
+    ``close`` within its first ``sniff_bytes``; ``sniff=False`` skips that
+    check (and the BOM) for input that continues a checked body.
+    """
+
+    def __init__(
+        self,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        sniff_bytes: int = SNIFF_BYTES,
+        *,
+        sniff: bool = True,
+    ) -> None:
+        if max_line_bytes < 1:
+            raise ValueError("max_line_bytes must be positive")
+        self.max_line_bytes = max_line_bytes
+        self.header: dict[str, str] = {}
+        self.stats = ParseStats()
+        self._quarter = max_line_bytes // 4
+        self._buf = bytearray()
+        self._skipping = False
+        # Bytes held until the body is known to be a playlist (None: decided, or
+        # sniff=False for a block that continues an already checked body).
+        self._head: bytearray | None = bytearray() if sniff else None
+        self._bom_checked = not sniff
+        self._sniffer = Sniffer(sniff_bytes)
+        self._pending: str | None = None
+        self._extra: Extra | None = None
+        self._closed = False
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[Item]:
+        """Parse one chunk; return the items completed by it."""
+        if not chunk:
+            return []
+        if self._closed:
+            raise ValueError("feed() after close()")
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)  # bytearray / memoryview
+        self.stats.bytes += len(chunk)
+        # Items hold no reference cycles: pausing the cyclic GC while they are
+        # built saves it from scanning every new dict (a few % of parse time).
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            if self._head is None:
+                return self._feed(chunk)
+            self._head += chunk
+            if not self._sniff(b"\n" in chunk or b"\r" in chunk, final=False):
+                return []
+            return self._feed(self._release_head())
+        finally:
+            if paused:
+                gc.enable()
+
+    def close(self) -> list[Item]:
+        """Flush the last line (which may lack a line end); return its item.
+
+        An ``#EXTINF`` still waiting for its URL is dropped and counted.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        out: list[Item] = []
+        if self._head is not None:
+            self._sniff(True, final=True)
+            out = self._feed(self._release_head())
+        tail, self._buf = bytes(self._buf), bytearray()
+        if tail and not self._skipping:
+            out += self._block(tail)
+        self._skipping = False
+        if self._pending is not None:
+            self.stats.dropped_entries += 1
+            self._pending = None
+        self._extra = None
+        return out
+
+    # -- start of body -------------------------------------------------------
+
+    def _sniff(self, new_line: bool, final: bool) -> bool:
+        head = self._head
+        assert head is not None
+        if not self._bom_checked:
+            if len(head) < len(BOM) and BOM.startswith(head) and not final:
+                return False
+            if head.startswith(BOM):
+                del head[: len(BOM)]
+            self._bom_checked = True
+        if not (new_line or final or len(head) >= self._sniffer.limit):
+            return False
+        return self._sniffer.check(head, final)
+
+    def _release_head(self) -> bytes:
+        assert self._head is not None
+        data, self._head = bytes(self._head), None
+        return data
+
+    # -- lines ---------------------------------------------------------------
+
+    def _feed(self, data: bytes) -> list[Item]:
+        if self._skipping:
+            end = _first_end(data)
+            if end < 0:
+                return []
+            data = data[end + 1 :]
+            self._skipping = False
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        out: list[Item] = []
+        if cut >= 0:
+            if self._buf:
+                data = bytes(self._buf) + data
+                cut += len(self._buf)
+                self._buf = bytearray()
+            out = self._block(data[:cut])
+            self._buf += data[cut + 1 :]
+        else:
+            self._buf += data
+        if len(self._buf) > self.max_line_bytes:
+            self._long_line(self._buf[:1] == b"#")
+            self._skipping = True
+            self._buf = bytearray()
+        return out
+
+    def _block(self, block: bytes) -> list[Item]:
+        """Items from whole lines (``block`` holds no partial line)."""
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            limit = self.max_line_bytes
+            lines = [
+                decode_line(raw)
+                if len(raw) <= limit
+                else _LONG_DIRECTIVE
+                if raw[:1] == b"#"
+                else _LONG_OTHER
+                for raw in block.splitlines()
+            ]
+            return self._consume(lines)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return self._consume(text.split("\n"))
+
+    def _consume(self, lines: list[str]) -> list[Item]:
+        out: list[Item] = []
+        append = out.append
+        pending, extra = self._pending, self._extra
+        quarter, limit = self._quarter, self.max_line_bytes
+        dropped = bad = 0
+        for line in lines:
+            if not line:
+                continue
+            if len(line) > quarter and len(line.encode("utf-8", "surrogatepass")) > limit:
+                line = _LONG_DIRECTIVE if line[0] == "#" else _LONG_OTHER
+            if line[0] <= " " or line[-1] <= " ":
+                if line[0] == "\n":
+                    self.stats.long_lines += 1
+                    if line != _LONG_DIRECTIVE and pending is not None:
+                        bad += 1
+                        pending = extra = None
+                    continue
+                line = line.strip()
+                if not line:
+                    continue
+            if line[0] == "#":
+                if line.startswith("#EXTINF:"):
+                    if pending is not None:
+                        dropped += 1
+                        extra = None
+                    pending = line
+                else:
+                    pending, extra, dropped = self._directive(line, pending, extra, dropped)
+                continue
+            try:
+                item = fast_item(pending, line) if pending is not None and extra is None else None
+                append(item or build_general(pending, line, extra))
+            except Exception:  # one bad entry never aborts the file
+                bad += 1
+            pending = extra = None
+        self._pending, self._extra = pending, extra
+        self._count(out, dropped, bad)
+        return out
+
+    def _directive(
+        self, line: str, pending: str | None, extra: Extra | None, dropped: int
+    ) -> tuple[str | None, Extra | None, int]:
+        """Handle a ``#`` line other than a canonical ``#EXTINF:``."""
+        head = line[:7].upper()
+        if head == "#EXTINF":
+            if pending is not None:
+                dropped += 1
+                extra = None
+            return "#EXTINF:" + (line[8:] if line[7:8] == ":" else line[7:]), extra, dropped
+        if head == "#EXTM3U":
+            for name, value in header_attrs(line).items():
+                self.header.setdefault(name, value)
+            return pending, extra, dropped
+        colon = line.find(":")
+        tag = line[:colon].upper().rstrip() if colon > 0 else ""
+        if tag in _ENTRY_TAGS:
+            if extra is None:
+                extra = Extra()
+            if extra.apply(tag, line[colon + 1 :]):
+                return pending, extra, dropped
+        self.stats.skipped_lines += 1
+        return pending, extra, dropped
+
+    def _long_line(self, directive: bool) -> None:
+        """A partial line grew past ``max_line_bytes``: skip it and count it."""
+        self.stats.long_lines += 1
+        if not directive and self._pending is not None:
+            self.stats.bad_entries += 1
+            self._pending = self._extra = None
+
+    def _count(self, items: list[Item], dropped: int, bad: int) -> None:
+        stats = self.stats
+        stats.items += len(items)
+        stats.dropped_entries += dropped
+        stats.bad_entries += bad
+        if not items:
+            return
+        kinds = list(map(_TYPE, items))
+        counts = stats.counts
+        for kind in TYPES:
+            counts[kind] += kinds.count(kind)
+        groups = stats.group_names
+        groups.update(map(_GROUP, items))
+        groups.discard(None)  # items without a group
