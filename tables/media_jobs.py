@@ -10,7 +10,7 @@ from pipeline.app import app, settings
 
 
 class MediaJob(faust.Record, serializer="json"):
-    """One media prewarm job."""
+    """One media prewarm job; rules in `pipeline.media.jobs`."""
 
     media_id: str
     bucket: str
@@ -30,6 +30,8 @@ class MediaJob(faust.Record, serializer="json"):
     finished_at: float | None = None
     destination_ref: str | None = None
     error: dict[str, Any] | None = None
+    duration_s: float = 0.0  # of the last run
+    bytes: int = 0  # pushed to the destination by the run that finished it
 
 
 media_jobs = app.Table(

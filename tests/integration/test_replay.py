@@ -98,9 +98,6 @@ def test_replay_a_time_window(worker_factory: WorkerFactory, served: str) -> Non
     poll(lambda: _job(worker, jobs["after"])["status"] == "done", timeout=60, what="done")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agents/media.py dedupes every upload of a done job unless `force`: it must let a "
-    "`replay` through a done job (never a queued/running one), as agents/parse.py does"))
 def test_replay_media_uploads_prewarms_again(worker_factory: WorkerFactory) -> None:
     worker = worker_factory()
     worker_factory.s3.client().put_object(Bucket="media", Key="replay/a.jpg", Body=b"1" * 4096)
