@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.pipeline_parse import RssSampler, pct  # noqa: E402
-from bench.stack import bench_stack, http_json, write_results  # noqa: E402
-from pipeline.embedded import seaweed  # noqa: E402
-from tests.integration.http_server import serve_routes, synthetic_playlist  # noqa: E402
+from bench.pipeline_parse import RssSampler, pct
+from bench.stack import bench_stack, http_json, write_results
+from pipeline.embedded import seaweed
+from tests.integration.http_server import serve_routes, synthetic_playlist
 
 
 def timed_post(url: str, body: dict) -> tuple[int, dict, float]:

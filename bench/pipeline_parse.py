@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.gen_playlist import generate  # noqa: E402
-from bench.stack import WORK, bench_stack, http_json, write_results  # noqa: E402
-from tests.integration.http_server import serve_dir  # noqa: E402
+from bench.gen_playlist import generate
+from bench.stack import WORK, bench_stack, http_json, write_results
+from tests.integration.http_server import serve_dir
 
 BARE = """
 import sys, time
