@@ -65,7 +65,7 @@ class Stack:
         self.s3_port = free_port()
         creds = WORK / "s3" / "credentials.json"
         self.access, self.secret = seaweed.write_credentials(creds, None, None)
-        self.log = open(WORK / "stack.log", "a")  # noqa: SIM115 - closed in stop()
+        self.log = open(WORK / "stack.log", "a")
         self.s3 = Child(seaweed.weed_spec(self.s3_port, WORK / "s3" / "data", creds), out=self.log)
         self.s3.start()
         self.endpoint = f"http://127.0.0.1:{self.s3_port}"
