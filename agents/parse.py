@@ -38,7 +38,10 @@ task_runs: dict[str, str] = {}  # job_id -> run id of the local task
 # `done` event is still in the topic: wait this long, and for the events backlog
 # to drain, before starting it again.
 RESUME_GRACE_S = 2.0
-resumed: set[str] = set()
+# Longest a resumed job waits for that backlog: other running parses keep adding
+# progress events, so the lag may never read zero for long.
+RESUME_MAX_WAIT_S = 8.0
+resumed: dict[str, float] = {}  # job_id -> time after which it starts regardless
 _background: set[asyncio.Future[Any]] = set()  # progress sends in flight
 _wakeup = asyncio.Event()
 queues.register("parse", lambda: {
@@ -151,13 +154,14 @@ async def dispatch() -> None:
             row = playlist_jobs.get(job_id)
             if row is None or row.status not in ACTIVE:
                 queue.finish(job_id)
-                resumed.discard(job_id)
+                resumed.pop(job_id, None)
                 continue
-            if job_id in resumed and consumer_lag(parse_events.get_topic_name()) > 0:
+            if (job_id in resumed and time.time() < resumed[job_id]
+                    and consumer_lag(parse_events.get_topic_name()) > 0):
                 queue.finish(job_id)  # outcome events still unapplied: look again soon
                 queue.add(job_id, row.queued_at, time.time() + 0.5)
                 continue
-            resumed.discard(job_id)
+            resumed.pop(job_id, None)
             tasks[job_id] = asyncio.create_task(run_job(row))
         _kick()
         _wakeup.clear()
@@ -248,8 +252,8 @@ async def resume_owned_jobs(sender: Any, *args: Any, **kwargs: Any) -> None:
         if job_id not in queue.running and job_id not in queue.waiting:
             not_before = row.not_before
             if row.status == "running":
-                resumed.add(job_id)
                 not_before = time.time() + RESUME_GRACE_S
+                resumed[job_id] = not_before + RESUME_MAX_WAIT_S
                 log.info("parse_resume", extra={"job_id": job_id, "run_id": row.run_id})
             queue.add(job_id, row.queued_at, not_before)
     _kick()
