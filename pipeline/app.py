@@ -13,6 +13,7 @@ import faust
 from pipeline.logs import logging_config
 from pipeline.metrics import Metrics
 from pipeline.settings import Settings, get_settings
+from pipeline.transport import consumer_url
 
 
 def app_options(settings: Settings) -> dict[str, Any]:
@@ -41,6 +42,9 @@ def app_options(settings: Settings) -> dict[str, Any]:
         # Tansu reports a wrong log end for multi-record batches (EMBEDDED.md):
         # single-record batches keep changelog recovery and lag exact.
         opts["producer_max_batch_size"] = 1
+        # Tansu answers a fetch only when its wait ends (see pipeline.transport).
+        opts["broker_consumer"] = consumer_url(
+            "127.0.0.1", settings.embedded_broker_port, settings.embedded_fetch_wait_ms)
         # Group join waits session_timeout/2 on Tansu; short values make a worker
         # ready in seconds. Redpanda/Kafka keep Faust's production defaults.
         opts.update(

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # --- embedded stack
     embedded_broker_port: int = 9092
     embedded_s3_port: int = 8333
+    # Tansu holds each consumer fetch for the whole wait even when data is there.
+    embedded_fetch_wait_ms: int = Field(100, ge=10, le=1500)
     data_dir: Path = Path(".data")
 
     # --- outbound fetches
