@@ -23,6 +23,7 @@ from pipeline.jobs import ACTIVE, Decision, backoff_s, decide
 from pipeline.parse_job import ParseSpec
 from pipeline.parse_queue import ParseQueue
 from pipeline.parse_runner import ParsePool
+from pipeline.partitioning import key_partition
 from pipeline.records import DeadLetter, ParseEvent, ParseRequest, ParseResult
 from pipeline.topics import parse_dlq, parse_events, parse_requests, parse_results
 from pipeline.urls import redact_url
@@ -38,8 +39,8 @@ task_runs: dict[str, str] = {}  # job_id -> run id of the local task
 # `done` event is still in the topic: wait this long, and for the events backlog
 # to drain, before starting it again.
 RESUME_GRACE_S = 2.0
-# Longest a resumed job waits for that backlog: other running parses keep adding
-# progress events, so the lag may never read zero for long.
+# Longest a resumed job waits for that backlog (progress events of other parses on
+# the same partition can keep its lag above zero for a while).
 RESUME_MAX_WAIT_S = 8.0
 resumed: dict[str, float] = {}  # job_id -> time after which it starts regardless
 _background: set[asyncio.Future[Any]] = set()  # progress sends in flight
@@ -157,7 +158,8 @@ async def dispatch() -> None:
                 resumed.pop(job_id, None)
                 continue
             if (job_id in resumed and time.time() < resumed[job_id]
-                    and consumer_lag(parse_events.get_topic_name()) > 0):
+                    and consumer_lag(parse_events.get_topic_name(),
+                                     key_partition(job_id, settings.topic_partitions)) > 0):
                 queue.finish(job_id)  # outcome events still unapplied: look again soon
                 queue.add(job_id, row.queued_at, time.time() + 0.5)
                 continue

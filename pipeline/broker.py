@@ -63,13 +63,14 @@ async def _first_probe() -> None:
     await probe.probe()
 
 
-def consumer_lag(topic: str) -> int:
-    """Records not yet read from `topic` on the partitions this worker owns."""
+def consumer_lag(topic: str, partition: int | None = None) -> int:
+    """Records not yet read from `topic` on the partitions this worker owns
+    (or on `partition` only)."""
     consumer = app.consumer
     lag = 0
     try:
         for tp in consumer.assignment():
-            if tp.topic != topic:
+            if tp.topic != topic or partition not in (None, tp.partition):
                 continue
             high = consumer.highwater(tp) or 0
             read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
