@@ -1,9 +1,9 @@
 """Benchmark: media prewarm throughput, latency and memory on the embedded stack.
 
-Starts its own SeaweedFS S3, Tansu broker and pipeline worker (the
-`pipeline.embedded` helpers, as tests/conftest.py does) under `bench/.work/prewarm`,
-puts 5,000 photos (50-500 KB) and 50 videos (20-200 MB) into S3 once, then for each
-concurrency (a fresh broker and worker each time, destination `null://`):
+Puts 5,000 photos (50-500 KB) and 50 videos (20-200 MB) into S3 once (kept in
+`bench/.work/prewarm/s3` between runs), then for each concurrency a fresh
+`bench_stack` (bench/stack.py: S3, a broker with an empty log and a worker with
+fresh tables, destination `null://`) runs:
 
 1. large:   one 1 GiB object through an idle worker; RSS growth (peak - before).
 2. backlog: every photo and video event published at once (Kafka producer);
@@ -28,12 +28,10 @@ import json
 import os
 import platform
 import random
-import shutil
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,15 +39,9 @@ from typing import Any
 
 import psutil
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-WORK = HERE / ".work" / "prewarm"
-RESULTS = HERE / "results" / "prewarm.json"
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.embedded import seaweed, tansu  # noqa: E402
-from pipeline.embedded.ports import free_port, port_open  # noqa: E402
-from pipeline.embedded.process import Child, ChildSpec, wait_until  # noqa: E402
+from bench.stack import ROOT, BenchStack, BenchWorker, bench_stack, http_json, write_results
 
 KB, MIB = 1000, 1024 * 1024
 REPLACED_PER_MIN = 150
@@ -57,82 +49,28 @@ BUCKET = "media"
 TOPIC_UPLOADS, TOPIC_RESULTS = "media.uploads", "media.prewarm.results"
 
 
-class Stack:
-    """S3 for the whole run; a broker and a worker per configuration."""
+def s3_client(stack: BenchStack) -> Any:
+    """A synchronous client with timeouts for 200 MB puts on a busy machine."""
+    import botocore.session
+    from botocore.config import Config
 
-    def __init__(self) -> None:
-        WORK.mkdir(parents=True, exist_ok=True)
-        self.s3_port = free_port()
-        creds = WORK / "s3" / "credentials.json"
-        self.access, self.secret = seaweed.write_credentials(creds, None, None)
-        self.log = open(WORK / "stack.log", "a")
-        self.s3 = Child(seaweed.weed_spec(self.s3_port, WORK / "s3" / "data", creds), out=self.log)
-        self.s3.start()
-        self.endpoint = f"http://127.0.0.1:{self.s3_port}"
-        wait_until(lambda: seaweed.s3_ready(self.endpoint, self.access, self.secret), 60, "S3",
-                   self.s3)
-        seaweed.ensure_buckets(self.endpoint, self.access, self.secret,
-                               [BUCKET, "pipeline-results", "pipeline-broker"])
-        self.broker: Child | None = None
-        self.worker: Child | None = None
-        self.broker_port = self.web_port = 0
+    return botocore.session.get_session().create_client(
+        "s3", endpoint_url=stack.s3_endpoint, aws_access_key_id=stack.keys[0],
+        aws_secret_access_key=stack.keys[1], region_name="us-east-1",
+        config=Config(connect_timeout=10, read_timeout=600, retries={"max_attempts": 3},
+                      s3={"addressing_style": "path"}))
 
-    def client(self) -> Any:
-        """A synchronous client with timeouts for 200 MB puts on a busy machine."""
-        import botocore.session
-        from botocore.config import Config
 
-        return botocore.session.get_session().create_client(
-            "s3", endpoint_url=self.endpoint, aws_access_key_id=self.access,
-            aws_secret_access_key=self.secret, region_name="us-east-1",
-            config=Config(connect_timeout=10, read_timeout=600, retries={"max_attempts": 3},
-                          s3={"addressing_style": "path"}))
-
-    def start_worker(self, concurrency: int) -> int:
-        """A fresh broker (in-memory log) and a worker with fresh tables; returns its pid."""
-        self.stop_worker()
-        self.broker_port, self.web_port = free_port(), free_port()
-        self.broker = Child(tansu.tansu_spec(self.broker_port), out=self.log)
-        self.broker.start()
-        wait_until(lambda: port_open(self.broker_port), 20, "broker", self.broker)
-        data = WORK / "worker"
-        shutil.rmtree(data, ignore_errors=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
-        env.update(PIPELINE_BROKER="embedded", PIPELINE_EMBEDDED_BROKER_PORT=str(self.broker_port),
-                   PIPELINE_S3_ENDPOINT=self.endpoint, PIPELINE_S3_ACCESS_KEY=self.access,
-                   PIPELINE_S3_SECRET_KEY=self.secret, PIPELINE_S3_REGION="us-east-1",
-                   PIPELINE_DATA_DIR=str(data), PIPELINE_WEB_PORT=str(self.web_port),
-                   PIPELINE_PREWARM_DESTINATION="null://",
-                   PIPELINE_PREWARM_CONCURRENCY=str(concurrency), PYTHONUNBUFFERED="1")
-        # As an operator would: topics with PIPELINE_TOPIC_PARTITIONS partitions before the
-        # worker subscribes (Tansu auto-creates unknown topics with its own default count).
-        subprocess.run([sys.executable, "-m", "pipeline.cli", "topics", "--create"], env=env,
-                       cwd=str(ROOT), check=True, stdout=self.log, stderr=subprocess.STDOUT)
-        spec = ChildSpec("worker", [sys.executable, "-m", "pipeline.cli", "worker"], env=env,
-                         cwd=str(ROOT), stop_grace_s=15)
-        self.worker = Child(spec, out=self.log)
-        self.worker.start()
-        wait_until(self._healthy, 90, "worker", self.worker, interval_s=0.25)
-        assert self.worker.pid is not None
-        return self.worker.pid
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health", timeout=2) as r:
-                return json.loads(r.read()).get("status") == "ok"
-        except Exception:
-            return False
-
-    def stop_worker(self) -> None:
-        for child in (self.worker, self.broker):
-            if child is not None:
-                child.stop()
-        self.worker = self.broker = None
-
-    def stop(self) -> None:
-        self.stop_worker()
-        self.s3.stop()
-        self.log.close()
+def start_worker(stack: BenchStack, concurrency: int) -> BenchWorker:
+    env = {"PIPELINE_PREWARM_DESTINATION": "null://",
+           "PIPELINE_PREWARM_CONCURRENCY": str(concurrency)}
+    # As an operator would: topics with PIPELINE_TOPIC_PARTITIONS partitions before the
+    # worker subscribes (Tansu auto-creates unknown topics with its own default count).
+    with open(stack.root / "topics.log", "w") as log:
+        subprocess.run([sys.executable, "-m", "pipeline.cli", "topics", "--create"],
+                       env=stack.env(**env), cwd=str(ROOT), check=True, stdout=log,
+                       stderr=subprocess.STDOUT)
+    return stack.start_worker(**env)
 
 
 # --- objects
@@ -143,9 +81,9 @@ def _body(size: int, seed: int) -> bytes:
     return (block * (size // MIB + 1))[:size]
 
 
-def put_objects(stack: Stack, objects: dict[str, int]) -> None:
+def put_objects(stack: BenchStack, objects: dict[str, int]) -> None:
     """Put the objects that S3 does not have yet (they survive between runs)."""
-    client = stack.client()
+    client = s3_client(stack)
     have = {o["Key"]: o["Size"] for page in client.get_paginator("list_objects_v2").paginate(
         Bucket=BUCKET, Prefix="bench/") for o in page.get("Contents", [])}
     todo = [(k, s) for k, s in objects.items() if have.get(k) != s]
@@ -159,7 +97,7 @@ def put_objects(stack: Stack, objects: dict[str, int]) -> None:
     def put(item: tuple[str, int]) -> None:
         key, size = item
         if not hasattr(local, "client"):
-            local.client = stack.client()
+            local.client = s3_client(stack)
         local.client.put_object(Bucket=BUCKET, Key=key, Body=_body(size, zlib.crc32(key.encode())))
 
     with ThreadPoolExecutor(8) as pool:
@@ -251,7 +189,7 @@ def _pct(values: list[float], q: float) -> float | None:
 # --- phases
 
 
-async def phase_large(stack: Stack, pid: int, size: int) -> dict[str, Any]:
+async def phase_large(stack: BenchStack, pid: int, size: int) -> dict[str, Any]:
     before = psutil.Process(pid).memory_info().rss
     async with Probe(f"127.0.0.1:{stack.broker_port}") as probe:
         with RssSampler(pid) as rss:
@@ -264,7 +202,7 @@ async def phase_large(stack: Stack, pid: int, size: int) -> dict[str, Any]:
             "rss_growth_mb": round((max(rss.samples) - before) / MIB, 1)}
 
 
-async def phase_backlog(stack: Stack, pid: int, photos: dict[str, int],
+async def phase_backlog(stack: BenchStack, pid: int, photos: dict[str, int],
                         videos: dict[str, int]) -> dict[str, Any]:
     async with Probe(f"127.0.0.1:{stack.broker_port}") as probe:
         with RssSampler(pid) as rss:
@@ -294,7 +232,8 @@ async def phase_backlog(stack: Stack, pid: int, photos: dict[str, int],
     }
 
 
-async def phase_steady(stack: Stack, photos: dict[str, int], rate: float) -> dict[str, Any]:
+async def phase_steady(stack: BenchStack, worker: BenchWorker, photos: dict[str, int],
+                       rate: float) -> dict[str, Any]:
     async with Probe(f"127.0.0.1:{stack.broker_port}") as probe:
         t0 = time.monotonic()
         ids = []
@@ -306,31 +245,28 @@ async def phase_steady(stack: Stack, photos: dict[str, int], rate: float) -> dic
     lat = probe.latencies(ids)
     # The job's own finish time (row `finished_at`), before the outcome event travels back
     # through the broker and the events agent publishes the result.
-    fin = sorted(_job(stack, i)["finished_at"] - probe.sent[i] for i in ids)
+    rows = {i: http_json("GET", f"{worker.base}/api/media/{i}", timeout=10)[1] for i in ids}
+    fin = sorted(rows[i]["finished_at"] - probe.sent[i] for i in ids)
     return {"photos": len(ids), "rate_per_s": rate, "done": len(lat),
             "latency_s": {"p50": _pct(lat, 0.5), "p95": _pct(lat, 0.95), "max": _pct(lat, 1.0)},
             "to_finished_at_s": {"p50": _pct(fin, 0.5), "p95": _pct(fin, 0.95),
                                  "max": _pct(fin, 1.0)}}
 
 
-def _job(stack: Stack, media_id: str) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{stack.web_port}/api/media/{media_id}"
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return dict(json.loads(resp.read()))
-
-
-def run_config(stack: Stack, concurrency: int, args: argparse.Namespace, objects: dict) -> dict:
+def run_config(stack: BenchStack, concurrency: int, args: argparse.Namespace,
+               objects: dict) -> dict:
     print(f"\n== concurrency {concurrency}", flush=True)
     out: dict[str, Any] = {"concurrency": concurrency}
-    pid = stack.start_worker(concurrency)
+    worker = start_worker(stack, concurrency)
+    pid = worker.child.pid
+    assert pid is not None
     if args.large_mib and concurrency == args.concurrency[0]:
         out["large"] = asyncio.run(phase_large(stack, pid, args.large_mib * MIB))
         print("large  ", out["large"], flush=True)
     out["backlog"] = asyncio.run(phase_backlog(stack, pid, objects["photos"], objects["videos"]))
     print("backlog", out["backlog"], flush=True)
-    out["steady"] = asyncio.run(phase_steady(stack, objects["steady"], args.rate))
+    out["steady"] = asyncio.run(phase_steady(stack, worker, objects["steady"], args.rate))
     print("steady ", out["steady"], flush=True)
-    stack.stop_worker()
     return out
 
 
@@ -360,12 +296,13 @@ def main() -> int:
     if args.quick:
         args.photos, args.videos, args.steady, args.large_mib = 300, 3, 60, 64
     objects = plan(args)
-    stack = Stack()
-    try:
-        put_objects(stack, {k: s for group in objects.values() for k, s in group.items()})
-        runs = [run_config(stack, c, args, objects) for c in args.concurrency]
-    finally:
-        stack.stop()
+    runs: list[dict[str, Any]] = []
+    for concurrency in args.concurrency:
+        # A fresh broker (empty in-memory log) and worker tables for each configuration.
+        with bench_stack("prewarm", keep_s3=True) as stack:
+            if not runs:
+                put_objects(stack, {k: s for group in objects.values() for k, s in group.items()})
+            runs.append(run_config(stack, concurrency, args, objects))
     doc = {"bench": "prewarm", "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
            "photos": args.photos, "videos": args.videos, "destination": "null://",
@@ -378,9 +315,7 @@ def main() -> int:
               f"({ratio:.0f}x the replaced 150/min), {run['backlog']['photos_per_min']} photos/min,"
               f" steady p95 {run['steady']['latency_s']['p95']} s")
     if not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"wrote {RESULTS.relative_to(ROOT)}")
+        print(f"wrote {write_results('prewarm', doc).relative_to(ROOT)}")
     return 0
 
 

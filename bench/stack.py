@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from pipeline.embedded import seaweed, tansu
+from pipeline.embedded.harness import running_broker, running_s3
 from pipeline.embedded.ports import free_port, port_open
 from pipeline.embedded.process import Child, ChildSpec, wait_until
 
@@ -96,31 +97,25 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(name: str) -> Iterator[BenchStack]:
-    """Tansu + SeaweedFS on free ports; workers via `start_worker`; all stopped at exit."""
+def bench_stack(name: str, keep_s3: bool = False) -> Iterator[BenchStack]:
+    """Tansu + SeaweedFS on free ports; workers via `start_worker`; all stopped at exit.
+
+    `bench/.work/<name>` is emptied first, except its S3 objects with `keep_s3`.
+    """
     root = WORK / name
-    if root.exists():
-        import shutil
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
+    for path in root.glob("*"):
+        if keep_s3 and path.name == "s3":
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    root.mkdir(parents=True, exist_ok=True)
     stack = BenchStack(root)
     with stack._exit:
-        s3_port = free_port()
-        creds = root / "s3.json"
-        seaweed.write_credentials(creds, *stack.keys)
-        weed_log = stack._exit.enter_context(open(root / "weed.log", "w"))
-        weed = Child(seaweed.weed_spec(s3_port, root / "s3", creds), out=weed_log)
-        weed.start()
-        stack._exit.callback(weed.stop)
-        stack.s3_endpoint = f"http://127.0.0.1:{s3_port}"
-        wait_until(lambda: seaweed.s3_ready(stack.s3_endpoint, *stack.keys), 60, "S3", weed)
-        seaweed.ensure_buckets(stack.s3_endpoint, *stack.keys, ["pipeline-results", "media"])
-        stack.broker_port = free_port()
-        broker_log = stack._exit.enter_context(open(root / "tansu.log", "w"))
-        broker = Child(tansu.tansu_spec(stack.broker_port), out=broker_log)
-        broker.start()
-        stack._exit.callback(broker.stop)
-        wait_until(lambda: port_open(stack.broker_port), 20, "broker", broker)
+        s3 = stack._exit.enter_context(running_s3(root / "s3", *stack.keys))
+        stack.s3_endpoint = s3.endpoint
+        stack.broker_port = stack._exit.enter_context(running_broker(root / "tansu.log")).port
         yield stack
 
 

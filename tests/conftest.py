@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.embedded import seaweed, tansu
-from pipeline.embedded.ports import free_port, port_open
+from pipeline.embedded.harness import Broker, S3Server, running_broker, running_s3
+from pipeline.embedded.ports import free_port
 from pipeline.embedded.process import Child, ChildSpec, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,60 +34,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@dataclass
-class S3Server:
-    endpoint: str
-    access_key: str
-    secret_key: str
-
-    def client(self) -> Any:
-        return seaweed.s3_client(self.endpoint, self.access_key, self.secret_key)
-
-
-@dataclass
-class Broker:
-    port: int
-    child: Child
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One SeaweedFS S3 for the whole session (buckets created)."""
-    root = tmp_path_factory.mktemp("s3")
-    port = free_port()
-    creds = root / "credentials.json"
-    access, secret = seaweed.write_credentials(creds, "test-access", "test-secret-key")
-    log = open(root / "weed.log", "w")  # noqa: SIM115 - closed below
-    child = Child(seaweed.weed_spec(port, root / "data", creds), out=log)
-    child.start()
-    server = S3Server(f"http://127.0.0.1:{port}", access, secret)
-    try:
-        wait_until(lambda: seaweed.s3_ready(server.endpoint, access, secret), 60, "S3", child)
-        seaweed.ensure_buckets(server.endpoint, access, secret,
-                               ["pipeline-results", "media", "pipeline-broker"])
+    with running_s3(tmp_path_factory.mktemp("s3"), "test-access", "test-secret-key") as server:
         yield server
-    finally:
-        child.stop()
-        log.close()
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """A fresh Tansu broker per test (in-memory log; starts in milliseconds)."""
-    port = free_port()
-    log = open(tmp_path / "tansu.log", "w")  # noqa: SIM115
-    child = Child(tansu.tansu_spec(port), out=log)
-    child.start()
-    try:
-        wait_until(lambda: port_open(port), 20, "broker", child)
-        yield Broker(port, child)
-    finally:
-        child.stop()
-        log.close()
+    with running_broker(tmp_path / "tansu.log") as running:
+        yield running
 
 
 @dataclass
