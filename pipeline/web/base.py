@@ -61,9 +61,15 @@ def require_broker() -> None:
 
 
 async def send_or_503(topic: Any, key: str, value: Any) -> None:
-    """Produce one event, answering 503 instead of hanging when the broker stalls."""
+    """Produce one event and wait until the broker has it (nothing answered
+    "accepted" is lost); 503 instead of hanging when the broker stalls."""
+
+    async def send_durably() -> None:
+        delivered = await topic.send(key=key, value=value)
+        await delivered
+
     try:
-        await asyncio.wait_for(topic.send(key=key, value=value), SEND_TIMEOUT_S)
+        await asyncio.wait_for(send_durably(), SEND_TIMEOUT_S)
     except (TimeoutError, ConnectionError) as exc:
         raise NotReady("the broker did not accept the request; retry", retry_after=5) \
             from exc

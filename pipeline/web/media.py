@@ -15,7 +15,15 @@ from pipeline.media import jobs
 from pipeline.media.score import score as score_of
 from pipeline.records import MediaUploaded
 from pipeline.topics import media_uploads
-from pipeline.web.base import ApiView, forward, owner_url, read_json, was_forwarded
+from pipeline.web.base import (
+    ApiView,
+    forward,
+    owner_url,
+    read_json,
+    require_broker,
+    send_or_503,
+    was_forwarded,
+)
 from pipeline.web.ratelimit import check_rate
 from tables.media_jobs import media_jobs
 
@@ -52,8 +60,8 @@ class SubmitUpload(ApiView):
                       "score": jobs.job_answer(row, now, settings.score)["score"],
                       "deduplicated": True}
             return self.json(answer, status=200 if row.status == "done" else 202)
-        sent = await media_uploads.send(key=fields["media_id"], value=MediaUploaded(**fields))
-        await sent  # durable in the log before we say "accepted"
+        require_broker()
+        await send_or_503(media_uploads, fields["media_id"], MediaUploaded(**fields))
         score = score_of(fields["size"], fields["kind"], now - fields["uploaded_at"],
                            settings.score)
         return self.json({"media_id": fields["media_id"], "status": "queued",
