@@ -74,7 +74,11 @@ def decode_upload(raw_key: bytes | None, raw_value: bytes | None, now: float) ->
 # `decode_upload`); `pipeline.topics.media_uploads` stays the typed topic for senders.
 raw_uploads = app.topic(settings.topic_media_uploads, key_type=bytes, value_type=bytes,
                         key_serializer="raw", value_serializer="raw",
-                        partitions=settings.topic_partitions)
+                        partitions=settings.topic_partitions,
+                        # Declared here with our partition count: if a producer's send
+                        # made the broker auto-create it, its default count would
+                        # break co-partitioning with the media_jobs changelog.
+                        internal=True)
 
 
 @app.agent(raw_uploads)
