@@ -8,12 +8,15 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import psutil
 
+from pipeline.embedded import seaweed
 from pipeline.embedded.ports import free_port
+from pipeline.settings import Settings
 from tests.conftest import ROOT, poll
 from tests.integration.http_server import serve_routes, synthetic_playlist
 
@@ -55,6 +58,36 @@ def _parse_one(env: dict[str, str]) -> None:
         assert body["status"] == "done" and body["result"]["items"] == 90
 
 
+def _prewarm_one(env: dict[str, str]) -> None:
+    """A media upload prewarmed end to end on the `pipeline up` stack (default partitions)."""
+    settings = Settings(data_dir=Path(env["PIPELINE_DATA_DIR"]))
+    keys = seaweed.write_credentials(settings.s3_credentials_file, None, None)  # existing keys
+    s3 = seaweed.s3_client(f"http://127.0.0.1:{env['PIPELINE_EMBEDDED_S3_PORT']}", *keys)
+    media_id = f"up-{os.urandom(4).hex()}"
+    s3.put_object(Bucket="media", Key=f"{media_id}.jpg", Body=b"j" * 5000)
+    base = f"http://127.0.0.1:{env['PIPELINE_WEB_PORT']}"
+    event = {"media_id": media_id, "bucket": "media", "key": f"{media_id}.jpg", "size": 5000,
+             "kind": "photo", "content_type": "image/jpeg", "destination": "null://"}
+    req = urllib.request.Request(base + "/api/media/uploads", method="POST",
+                                 data=json.dumps(event).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 202
+
+    def done() -> dict | None:
+        try:
+            with urllib.request.urlopen(f"{base}/api/media/{media_id}") as resp:
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:  # accepted, row not applied yet
+                return None
+            raise
+        return body if body["status"] in ("done", "failed") else None  # type: ignore[no-any-return]
+
+    body = poll(done, timeout=60, what="prewarm on the up stack")
+    assert body["status"] == "done", body
+
+
 def _run_up_once(env: dict[str, str], log: Path, kill_worker: bool = False) -> None:
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "up"], env=env,
@@ -63,6 +96,7 @@ def _run_up_once(env: dict[str, str], log: Path, kill_worker: bool = False) -> N
         body = poll(lambda: _health(env["PIPELINE_WEB_PORT"]), timeout=90, what="stack up")
         assert body["status"] == "ok" and body["broker"] is True
         _parse_one(env)
+        _prewarm_one(env)
         if kill_worker:  # the supervisor restarts a child that dies, like a process manager
             worker = next(p for p in psutil.Process(proc.pid).children()
                           if "pipeline.cli worker" in " ".join(p.cmdline()))
