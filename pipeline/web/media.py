@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from pipeline.media.score import score as score_of
 from pipeline.records import MediaUploaded
 from pipeline.topics import media_uploads
 from pipeline.web.base import (
+    APPLY_WAIT_S,
     ApiView,
     forward,
     owner_url,
@@ -62,10 +64,19 @@ class SubmitUpload(ApiView):
             return self.json(answer, status=200 if row.status == "done" else 202)
         require_broker()
         await send_or_503(media_uploads, fields["media_id"], MediaUploaded(**fields))
+        if row is None:
+            await _wait_row(fields["media_id"])
         score = score_of(fields["size"], fields["kind"], now - fields["uploaded_at"],
                            settings.score)
         return self.json({"media_id": fields["media_id"], "status": "queued",
                           "score": round(score, 3), "deduplicated": False}, status=202)
+
+
+async def _wait_row(media_id: str) -> None:
+    """Wait (a little) until the agent has made the row, so a GET right after 202 finds it."""
+    deadline = time.monotonic() + APPLY_WAIT_S
+    while media_jobs.get(media_id) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 # Declared before /api/media/{media_id} so that "queue" is not taken for an id.

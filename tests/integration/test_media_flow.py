@@ -192,6 +192,8 @@ def test_prewarm_flow(worker_factory: WorkerFactory, s3_server: S3Server,
     # -- a photo reaches the HTTP destination, streamed, with status and id as its ref
     status, body = upload(worker, f"{run}-a", f"{run}/a.jpg", len(photo))
     assert status == 202 and body["status"] == "queued" and body["score"] == 185
+    # The job is readable as soon as the submit is answered (no 404 window).
+    assert worker.request("GET", f"/api/media/{run}-a")[0] == 200
     done = final(worker, f"{run}-a")
     assert done["status"] == "done" and done["attempts"] == 1, done
     assert done["destination_ref"] == f"201 obj-{len(photo)}"
