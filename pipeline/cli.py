@@ -34,7 +34,9 @@ def main(ctx: click.Context, api_url: str | None) -> None:
 
 
 @main.command()
-def up() -> None:
+@click.option("--no-worker", is_flag=True,
+              help="Start broker and S3 only; run `pipeline worker` yourself.")
+def up(no_worker: bool) -> None:
     """Start the embedded stack: Tansu broker, SeaweedFS S3 and a worker (Ctrl-C stops all).
 
     Parts whose settings point elsewhere (PIPELINE_BROKER, PIPELINE_S3_ENDPOINT)
@@ -42,7 +44,7 @@ def up() -> None:
     """
     from pipeline.embedded.stack import run_stack
 
-    sys.exit(run_stack())
+    sys.exit(run_stack(with_worker=not no_worker))
 
 
 @main.command()

@@ -59,13 +59,14 @@ class Stack:
 
     # --- set-up
 
-    def check_ports(self) -> None:
+    def check_ports(self, with_worker: bool = True) -> None:
         s = self.settings
         if s.embedded_s3:
             ensure_free(s.embedded_s3_port, "PIPELINE_EMBEDDED_S3_PORT")
         if s.embedded_broker:
             ensure_free(s.embedded_broker_port, "PIPELINE_EMBEDDED_BROKER_PORT")
-        ensure_free(s.web_port, "PIPELINE_WEB_PORT")
+        if with_worker:
+            ensure_free(s.web_port, "PIPELINE_WEB_PORT")
 
     def start_s3(self) -> None:
         s = self.settings
@@ -167,13 +168,15 @@ class Stack:
 
     # --- entry point
 
-    def banner(self) -> None:
+    def banner(self, with_worker: bool = True) -> None:
         s = self.settings
         access, secret = self.env.get("PIPELINE_S3_ACCESS_KEY", ""), self.env.get(
             "PIPELINE_S3_SECRET_KEY", "")
         lines = [
             "pipeline is up",
-            f"  API        http://127.0.0.1:{s.web_port}  (/health, /metrics, /api/...)",
+            f"  API        http://127.0.0.1:{s.web_port}  (/health, /metrics, /api/...)"
+            if with_worker else
+            "  worker     not started: run `pipeline worker` (same environment) yourself",
             f"  broker     {s.broker_url}" + ("  (embedded, in-memory log)"
                                               if s.embedded_broker else ""),
             f"  S3         {s.s3_endpoint_url}" + ("  (embedded)" if s.embedded_s3 else ""),
@@ -189,8 +192,12 @@ class Stack:
             say(line)
 
 
-def run_stack(settings: Settings | None = None) -> int:
-    """Run the stack in the foreground until Ctrl-C or SIGTERM; return an exit code."""
+def run_stack(settings: Settings | None = None, with_worker: bool = True) -> int:
+    """Run the stack in the foreground until Ctrl-C or SIGTERM; return an exit code.
+
+    Without `with_worker` only broker and S3 run (supervised): workers are
+    started, killed and restarted by hand, as an operator would on a cluster.
+    """
     stack = Stack(settings or get_settings())
     stopping = threading.Event()
 
@@ -203,14 +210,17 @@ def run_stack(settings: Settings | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        stack.check_ports()
+        stack.check_ports(with_worker)
         stack.settings.data_dir.mkdir(parents=True, exist_ok=True)
         if stack.settings.embedded_s3:
             stack.start_s3()
         if stack.settings.embedded_broker:
             stack.start_broker()
-        stack.start_worker()
-        stack.banner()
+        if with_worker:
+            stack.start_worker()
+        elif stack.settings.embedded_broker:
+            stack.wipe_table_state()  # the log starts empty: tables of an earlier run are stale
+        stack.banner(with_worker)
         stack.supervise()
         return 0
     except KeyboardInterrupt:

@@ -137,3 +137,59 @@ def test_busy_port_names_the_setting(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "PIPELINE_WEB_PORT" in done.stdout + done.stderr
+
+
+def test_up_without_worker_then_worker_killed_and_started_again(tmp_path: Path) -> None:
+    """`pipeline up --no-worker` + `pipeline worker` by hand: kill -9 mid-parse, start
+    the worker again, the job still ends done with every item."""
+    env = _env(tmp_path)
+    base = f"http://127.0.0.1:{env['PIPELINE_WEB_PORT']}"
+    log = tmp_path / "worker.log"
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        with open(log, "ab") as out:
+            return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env,
+                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+    with open(tmp_path / "up.log", "ab") as out:
+        up = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "up", "--no-worker"],
+                              env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    worker = None
+    # ~40 s of download: the kill lands mid-parse.
+    routes = {"/big.m3u": (200, synthetic_playlist(60000), {}, 0.15)}
+    try:
+        poll(lambda: "worker     not started" in (tmp_path / "up.log").read_text(),
+             timeout=90, what="broker and S3 up")
+        worker = start_worker()
+        poll(lambda: _health(env["PIPELINE_WEB_PORT"]), timeout=90, what="worker up")
+        with serve_routes(routes) as http_base:
+            req = urllib.request.Request(
+                base + "/api/playlist/parse", method="POST",
+                data=json.dumps({"url": http_base + "/big.m3u"}).encode(),
+                headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                job_id = json.loads(resp.read())["job_id"]
+            poll(lambda: '"parse_progress"' in log.read_text(errors="replace"), timeout=60,
+                 what="parse running")
+            worker.kill()
+            worker.wait(timeout=10)
+            assert up.poll() is None  # the stack does not restart a worker it did not start
+            worker = start_worker()
+
+            def final() -> dict | None:
+                try:
+                    with urllib.request.urlopen(f"{base}/api/playlist/jobs/{job_id}") as resp:
+                        body = json.loads(resp.read())
+                except OSError:  # worker still starting
+                    return None
+                return body if body["status"] in ("done", "failed") else None  # type: ignore[no-any-return]
+
+            body = poll(final, timeout=180, what="job done after the restart")
+        assert body["status"] == "done" and body["result"]["items"] == 60000, body
+        assert body["runs"] >= 2, body  # the killed run was replaced by a new one
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=60) == 0
