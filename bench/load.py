@@ -84,16 +84,22 @@ def load_uploads(stack, bases, workers, args) -> dict:  # type: ignore[no-untype
     events = [{"media_id": f"m{i}", "bucket": "media", "key": f"load/{i}.jpg", "size": 2048,
                "kind": "photo", "content_type": "image/jpeg", "uploaded_at": now,
                "destination": "null://"} for i in range(args.uploads)]
+    started = time.perf_counter()
     with ThreadPoolExecutor(args.clients) as pool:
         results = list(pool.map(lambda e: timed_post(
             random.choice(bases) + "/api/media/uploads", e), events))
+    publish_s = time.perf_counter() - started
     accepted = {r[1]["media_id"] for r in results if r[0] in (200, 202)}
     finals = wait_all(bases, "/api/media/{}", accepted, timeout=1200)
+    all_final_s = time.perf_counter() - started
     done_events = sum(w.count_event("prewarm_done") for w in workers)
     doc = {"uploads": args.uploads, "accepted": len(accepted),
            "done": sum(1 for f in finals.values() if f["status"] == "done"),
            "lost": len(accepted) - len(finals), "prewarm_done_events": done_events,
-           "publish_p95_ms": round(pct([r[2] for r in results], 95), 1)}
+           "publish_p50_ms": round(pct([r[2] for r in results], 50), 1),
+           "publish_p95_ms": round(pct([r[2] for r in results], 95), 1),
+           "publish_s": round(publish_s, 1), "all_final_s": round(all_final_s, 1),
+           "media_per_min": round(len(finals) / all_final_s * 60)}
     print(f"upload load: {doc}")
     return doc
 
@@ -120,7 +126,10 @@ def main() -> int:
            "parse_child_peak_rss_mb": [round(s.child_peak, 1) for s in samplers]}
     print(f"peak RSS per worker: {doc['worker_peak_rss_mb']} MB")
     print(f"wrote {write_results('load', doc)}")
-    return 0 if parse_doc["lost"] == 0 and parse_doc["parses_started"] == args.urls else 1
+    parses_ok = parse_doc["lost"] == 0 and parse_doc["parses_started"] == args.urls
+    uploads_ok = not args.uploads or (
+        upload_doc["done"] == args.uploads and upload_doc["prewarm_done_events"] == args.uploads)
+    return 0 if parses_ok and uploads_ok else 1
 
 
 if __name__ == "__main__":
