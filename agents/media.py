@@ -57,7 +57,8 @@ def decode_upload(raw_key: bytes | None, raw_value: bytes | None, now: float) ->
         raise BadRequest("record key and value must be JSON") from exc
     if not isinstance(body, dict):
         raise BadRequest("record value must be a JSON object")
-    fields = jobs.validate_upload(body, default_bucket=settings.media_bucket, now=now)
+    fields = jobs.validate_upload(body, default_bucket=settings.media_bucket, now=now,
+                                  allowed_buckets=settings.allowed_source_buckets)
     if key != fields["media_id"]:
         raise BadRequest("record key is not the media_id")
     if fields["destination"]:

@@ -111,13 +111,17 @@ class Settings(BaseSettings):
     prewarm_cache_max_bytes: int = 2 * GIB
     # Prefixes a per-event `destination` may use besides null://, s3:// and the default's origin.
     prewarm_allowed_destinations: CommaList = []
+    # Buckets an upload event may name as its source besides `media_bucket`: the
+    # pipeline's own buckets hold parse results (playlist credentials) and must
+    # not be copied out to a destination.
+    media_source_buckets: CommaList = []
     score: ScoreWeights = ScoreWeights()
 
     # --- logging
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 
-    @field_validator("trusted_proxies", "url_allowlist", mode="before")
+    @field_validator("trusted_proxies", "url_allowlist", "media_source_buckets", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -144,6 +148,11 @@ class Settings(BaseSettings):
     def embedded_broker(self) -> bool:
         """True when the broker is the local Tansu (started by `pipeline up` or tests)."""
         return self.broker == "embedded"
+
+    @property
+    def allowed_source_buckets(self) -> frozenset[str]:
+        """Buckets prewarms may read: the media bucket and `media_source_buckets`."""
+        return frozenset([self.media_bucket, *self.media_source_buckets])
 
     @property
     def embedded_s3(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,8 +61,10 @@ def _timestamp(value: Any, now: float) -> float:
     return float(value)
 
 
-def validate_upload(body: Mapping[str, Any], *, default_bucket: str, now: float) -> dict[str, Any]:
-    """The fields of a `media.uploads` event, checked; raises BadRequest (400)."""
+def validate_upload(body: Mapping[str, Any], *, default_bucket: str, now: float,
+                    allowed_buckets: Collection[str] = ()) -> dict[str, Any]:
+    """The fields of a `media.uploads` event, checked; raises BadRequest (400), or
+    URLRefused (422) for a source bucket outside `allowed_buckets` (when given)."""
     size = body.get("size")
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
         raise BadRequest("`size` must be a whole number of bytes, 0 to 5 TiB")
@@ -78,9 +80,12 @@ def validate_upload(body: Mapping[str, Any], *, default_bucket: str, now: float)
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise BadRequest("`force` must be true or false")
+    bucket = _text(body, "bucket", _BUCKET, 255, default=default_bucket)
+    if allowed_buckets and bucket not in allowed_buckets:
+        raise URLRefused("`bucket` is not a media source bucket (PIPELINE_MEDIA_SOURCE_BUCKETS)")
     return {
         "media_id": _text(body, "media_id", _MEDIA_ID, 200),
-        "bucket": _text(body, "bucket", _BUCKET, 255, default=default_bucket),
+        "bucket": bucket,
         "key": _text(body, "key", None, MAX_KEY_BYTES),
         "size": size, "kind": kind, "content_type": content_type,
         "uploaded_at": _timestamp(body.get("uploaded_at"), now),

@@ -35,7 +35,8 @@ MAX_QUEUE_LIMIT = 1000
 
 def validated(body: dict[str, Any], now: float) -> dict[str, Any]:
     """The upload event's fields; 400 for bad fields, 422 for a refused destination."""
-    fields = jobs.validate_upload(body, default_bucket=settings.media_bucket, now=now)
+    fields = jobs.validate_upload(body, default_bucket=settings.media_bucket, now=now,
+                                  allowed_buckets=settings.allowed_source_buckets)
     if fields["destination"]:
         jobs.check_destination(fields["destination"], default=settings.default_destination,
                                allowed=settings.prewarm_allowed_destinations,

@@ -176,6 +176,9 @@ def test_prewarm_flow(worker_factory: WorkerFactory, s3_server: S3Server,
     assert upload(worker, "x", "k", -1)[0] == 400
     status, body = upload(worker, "x", "k", 10, destination="file:///etc")
     assert status == 422 and body["error"]["code"] == "url_refused"
+    # Parse results hold playlist credentials: not a prewarm source.
+    status, body = upload(worker, "x", "results/j/r.ndjson.gz", 10, bucket="pipeline-results")
+    assert status == 422 and body["error"]["code"] == "url_refused"
     status, body = worker.request("GET", "/api/media/nope-" + run)
     assert status == 404 and body["error"]["code"] == "not_found"
 

@@ -95,6 +95,25 @@ def test_validate_refuses_bad_fields(bad: dict[str, Any]) -> None:
         _valid(**bad)
 
 
+def test_source_bucket_must_be_allowed() -> None:
+    base = {"media_id": "m1", "key": "k", "size": 10, "kind": "photo"}
+    allowed = {"media", "uploads-eu"}
+    ok = jobs.validate_upload({**base, "bucket": "uploads-eu"}, default_bucket="media", now=NOW,
+                              allowed_buckets=allowed)
+    assert ok["bucket"] == "uploads-eu"
+    for bucket in ("pipeline-results", "pipeline-broker", "other"):
+        with pytest.raises(URLRefused):
+            jobs.validate_upload({**base, "bucket": bucket}, default_bucket="media", now=NOW,
+                                 allowed_buckets=allowed)
+
+
+def test_allowed_source_buckets_setting() -> None:
+    from pipeline.settings import Settings
+
+    assert Settings().allowed_source_buckets == {"media"}
+    assert Settings(media_source_buckets="a, b").allowed_source_buckets == {"media", "a", "b"}
+
+
 DEFAULT = "http://cdn.internal:8080/warm"
 
 
