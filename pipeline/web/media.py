@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -17,7 +16,6 @@ from pipeline.media.score import score as score_of
 from pipeline.records import MediaUploaded
 from pipeline.topics import media_uploads
 from pipeline.web.base import (
-    APPLY_WAIT_S,
     ApiView,
     forward,
     owner_url,
@@ -27,10 +25,37 @@ from pipeline.web.base import (
     was_forwarded,
 )
 from pipeline.web.ratelimit import check_rate
-from tables.media_jobs import media_jobs
+from tables.media_jobs import MediaJob, media_jobs
 
 TABLE = "media_jobs"
 MAX_QUEUE_LIMIT = 1000
+# Uploads accepted by this (owning) worker whose row the agent has not written yet:
+# a GET or a duplicate in that window answers from here instead of 404 / a resend.
+_accepted: dict[str, MediaJob] = {}
+ACCEPTED_TTL_S = 30.0
+
+
+def _remember(fields: dict[str, Any], now: float) -> None:
+    while _accepted:  # insertion order is age order: drop the expired head
+        oldest = next(iter(_accepted.values()))
+        if oldest.created_at > now - ACCEPTED_TTL_S:
+            break
+        _accepted.pop(oldest.media_id)
+    row = MediaJob(**{k: v for k, v in fields.items() if k != "force"}, status="queued",
+                   created_at=now)
+    _accepted[row.media_id] = row.derive(score=jobs.current_score(row, now, settings.score))
+
+
+def _current(media_id: str, now: float) -> MediaJob | None:
+    """The job row, or the provisional one of an upload accepted here moments ago."""
+    row = media_jobs.get(media_id)
+    if row is not None:
+        _accepted.pop(media_id, None)
+        return row  # type: ignore[no-any-return]
+    pending = _accepted.get(media_id)
+    if pending is not None and pending.created_at > now - ACCEPTED_TTL_S:
+        return pending
+    return None
 
 
 def validated(body: dict[str, Any], now: float) -> dict[str, Any]:
@@ -57,7 +82,7 @@ class SubmitUpload(ApiView):
         owner = owner_url(TABLE, fields["media_id"])
         if owner is not None and not was_forwarded(request):
             return await forward(request, owner, json.dumps(body).encode())
-        row = media_jobs.get(fields["media_id"])
+        row = _current(fields["media_id"], now)
         if row is not None and not jobs.upload_starts_job(row, fields["force"]):
             answer = {"media_id": row.media_id, "status": row.status,
                       "score": jobs.job_answer(row, now, settings.score)["score"],
@@ -66,18 +91,11 @@ class SubmitUpload(ApiView):
         require_broker()
         await send_or_503(media_uploads, fields["media_id"], MediaUploaded(**fields))
         if row is None:
-            await _wait_row(fields["media_id"])
+            _remember(fields, now)
         score = score_of(fields["size"], fields["kind"], now - fields["uploaded_at"],
                            settings.score)
         return self.json({"media_id": fields["media_id"], "status": "queued",
                           "score": round(score, 3), "deduplicated": False}, status=202)
-
-
-async def _wait_row(media_id: str) -> None:
-    """Wait (a little) until the agent has made the row, so a GET right after 202 finds it."""
-    deadline = time.monotonic() + APPLY_WAIT_S
-    while media_jobs.get(media_id) is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
 
 
 # Declared before /api/media/{media_id} so that "queue" is not taken for an id.
@@ -112,10 +130,10 @@ class MediaStatus(ApiView):
         owner = owner_url(TABLE, media_id)
         if owner is not None and not was_forwarded(request):
             return await forward(request, owner)
-        row = media_jobs.get(media_id)
+        now = time.time()
+        row = _current(media_id, now)
         if row is None:
             raise NotFound(f"no media job {media_id}")
-        now = time.time()
         position = (prewarm.scheduler.queue.position(media_id, now)
                     if row.status == "queued" else None)
         return self.json(jobs.job_answer(row, now, settings.score, position))

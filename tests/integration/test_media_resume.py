@@ -75,8 +75,9 @@ def test_sigkill_resumes_and_large_object_streams(worker_factory: WorkerFactory,
                      for i in range(2)), timeout=30, what="slow jobs running")
     for i in range(2, 6):
         upload(worker, f"{run}-p{i}", f"{run}/p{i}.jpg", len(photo))
-    poll(lambda: all(job(worker, f"{run}-p{i}").get("status") == "queued"
-                     for i in range(2, 6)), timeout=30, what="jobs queued")
+    # In the worker's table and scheduler (not only accepted into the log) when it dies.
+    poll(lambda: worker.request("GET", "/api/media/queue")[1]["waiting"] == 4,
+         timeout=30, what="jobs queued")
 
     worker.kill()
     worker.start()
