@@ -22,6 +22,8 @@ from pipeline.web.errors import error_answer
 log = logging.getLogger("pipeline.web")
 
 FORWARDED_HEADER = "X-Pipeline-Forwarded"
+# The original client of a forwarded submit (believed only with FORWARDED_HEADER).
+CLIENT_HEADER = "X-Pipeline-Client"
 
 
 class ApiView(View):
@@ -123,9 +125,12 @@ def owner_url(table_name: str, key: str) -> str | None:
     return url
 
 
-async def forward(request: Request, base_url: str, body: bytes | None = None) -> Response:
+async def forward(request: Request, base_url: str, body: bytes | None = None,
+                  client: str | None = None) -> Response:
     """Replay `request` on the owning worker and relay its JSON answer."""
     headers = {"Content-Type": "application/json", FORWARDED_HEADER: _forward_token()}
+    if client is not None:
+        headers[CLIENT_HEADER] = client
     if "Authorization" in request.headers:
         headers["Authorization"] = request.headers["Authorization"]
     if "X-Forwarded-For" in request.headers:

@@ -24,7 +24,7 @@ from pipeline.web.base import (
     send_or_503,
     was_forwarded,
 )
-from pipeline.web.ratelimit import check_rate
+from pipeline.web.ratelimit import check_rate, submitter
 from tables.media_jobs import MediaJob, media_jobs
 
 TABLE = "media_jobs"
@@ -75,19 +75,19 @@ class SubmitUpload(ApiView):
     """POST an upload event; the worker owning the media_id answers (dedupe is real)."""
 
     async def post(self, request: Request) -> Response:
-        await check_rate(request)
         body = await read_json(request)
         now = time.time()
         fields = validated(body, now)
         owner = owner_url(TABLE, fields["media_id"])
         if owner is not None and not was_forwarded(request):
-            return await forward(request, owner, json.dumps(body).encode())
+            return await forward(request, owner, json.dumps(body).encode(), submitter(request))
         row = _current(fields["media_id"], now)
         if row is not None and not jobs.upload_starts_job(row, fields["force"]):
             answer = {"media_id": row.media_id, "status": row.status,
                       "score": jobs.job_answer(row, now, settings.score)["score"],
                       "deduplicated": True}
             return self.json(answer, status=200 if row.status == "done" else 202)
+        await check_rate(submitter(request))  # only work-starting submits count
         require_broker()
         await send_or_503(media_uploads, fields["media_id"], MediaUploaded(**fields))
         if row is None:

@@ -31,7 +31,7 @@ from pipeline.web.base import (
     send_or_503,
 )
 from pipeline.web.preflight import refuse_private_target
-from pipeline.web.ratelimit import check_rate, client_ip
+from pipeline.web.ratelimit import check_rate, submitter
 from tables.playlist_jobs import playlist_jobs
 
 TABLE = "playlist_jobs"
@@ -54,7 +54,6 @@ class SubmitParse(ApiView):
     """POST {"url", "force"}: queue a parse (deduplicated by the job's owner)."""
 
     async def post(self, request: Request) -> Response:
-        await check_rate(request)
         body = await read_json(request)
         url = validate_playlist_url(body.get("url"), settings.max_url_length)
         force = body.get("force", False)
@@ -63,10 +62,11 @@ class SubmitParse(ApiView):
         await refuse_private_target(url, _policy)
         require_broker()
         job_id = job_id_for(url)
+        client = submitter(request)
         owner = owner_url(TABLE, job_id)
         if owner is not None:
-            return await forward(request, owner, json.dumps(body).encode())
-        status, answer = await submit_local(job_id, url, force, client_ip(request))
+            return await forward(request, owner, json.dumps(body).encode(), client)
+        status, answer = await submit_local(job_id, url, force, client)
         metrics.parse_requests.labels(outcome=answer.pop("_outcome")).inc()
         return self.json(answer, status=status)
 
@@ -81,6 +81,7 @@ async def submit_local(job_id: str, url: str, force: bool, client: str) -> tuple
         return 200, {**_answer(row), "deduplicated": True, "_outcome": "cached"}
     if decision is Decision.IN_FLIGHT or pending:
         return 202, {**_answer(row, job_id), "deduplicated": True, "_outcome": "deduplicated"}
+    await check_rate(client)  # only work-starting submits count
     _pending[job_id] = now
     request_id = uuid.uuid4().hex
     try:

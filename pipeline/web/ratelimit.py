@@ -1,4 +1,10 @@
-"""Per-client-IP rate limit on submit endpoints (moving window, `limits` library)."""
+"""Per-client-IP rate limit on submit endpoints (moving window, `limits` library).
+
+Only submits that start work count: a duplicate of a queued, running or fresh
+job is answered by the owner without touching the limit, so a burst of
+identical submits all get the job id. The count is kept by the worker that
+owns the job (the entry worker passes the client on when it forwards).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from pipeline.app import settings
 from pipeline.errors import ConfigError, RateLimited
-from pipeline.web.base import was_forwarded
+from pipeline.web.base import CLIENT_HEADER, was_forwarded
 
 try:
     _LIMIT = parse(settings.rate_limit)
@@ -45,15 +51,16 @@ def client_ip(request: Request) -> str:
     return peer
 
 
-async def check_rate(request: Request) -> None:
-    """Raise RateLimited (429 + Retry-After) when this client is over the limit.
-
-    Requests forwarded by a peer worker were counted where they entered.
-    """
+def submitter(request: Request) -> str:
+    """The client a submit counts against (the original one when a peer forwarded it)."""
     if was_forwarded(request):
-        return
-    ip = client_ip(request)
-    if not await _LIMITER.hit(_LIMIT, "submit", ip):
-        stats = await _LIMITER.get_window_stats(_LIMIT, "submit", ip)
+        return request.headers.get(CLIENT_HEADER) or client_ip(request)
+    return client_ip(request)
+
+
+async def check_rate(client: str) -> None:
+    """Count one submit that starts work; RateLimited (429 + Retry-After) over the limit."""
+    if not await _LIMITER.hit(_LIMIT, "submit", client):
+        stats = await _LIMITER.get_window_stats(_LIMIT, "submit", client)
         retry = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(f"rate limit {settings.rate_limit} exceeded", retry_after=retry)

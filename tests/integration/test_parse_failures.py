@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import WorkerFactory, poll
 from tests.integration.http_server import serve_routes, synthetic_playlist
@@ -50,7 +51,7 @@ def test_error_codes_and_worker_keeps_serving(worker_factory: WorkerFactory) -> 
 
 
 def test_bad_requests_get_json_errors(worker_factory: WorkerFactory) -> None:
-    worker = worker_factory(PIPELINE_API_TOKEN="s3cret-token", PIPELINE_RATE_LIMIT="3/minute")
+    worker = worker_factory(PIPELINE_API_TOKEN="s3cret-token", PIPELINE_RATE_LIMIT="1/minute")
     auth = {"Authorization": "Bearer s3cret-token"}
     status, body = worker.request("POST", "/api/playlist/parse", {"url": "http://x.example/"})
     assert status == 401 and body["error"]["code"] == "unauthorized"
@@ -62,14 +63,38 @@ def test_bad_requests_get_json_errors(worker_factory: WorkerFactory) -> None:
     status, body = worker.request("POST", "/api/playlist/parse",
                                   raw=b'{"url": "' + b"a" * 70000 + b'"}', headers=auth)
     assert status == 413 and body["error"]["code"] == "payload_too_large"
-    # Three submits were counted above (401 is answered before the limiter).
+    # Refused submits start no work: none of them used the 1/minute allowance.
     status, body = worker.request("POST", "/api/playlist/parse",
                                   {"url": "http://169.254.169.254/latest/meta-data/"},
                                   headers=auth)
-    assert status == 429 and body["error"]["code"] == "rate_limited"
+    assert status == 422 and body["error"]["code"] == "url_refused"
     status, body = worker.request("GET", "/api/playlist/jobs/0123456789abcdef", headers=auth)
     assert status == 404 and body["error"]["code"] == "not_found"
     assert worker.request("GET", "/health")[0] == 200  # health needs no token
+
+
+def test_rate_limit_counts_only_submits_that_start_work(worker_factory: WorkerFactory) -> None:
+    worker = worker_factory(PIPELINE_RATE_LIMIT="3/minute", PIPELINE_URL_ALLOWLIST="127.0.0.1")
+    # Slow bodies keep the jobs running while the duplicates arrive.
+    with serve_routes({"/slow.m3u": (200, synthetic_playlist(20000), {}, 0.2)}) as base:
+        first = []
+        for i in range(3):
+            status, body = worker.request("POST", "/api/playlist/parse",
+                                          {"url": f"{base}/slow.m3u?i={i}"})
+            assert status == 202 and body["deduplicated"] is False, body
+            first.append(body["job_id"])
+        # 200 concurrent duplicates of a running job: all answered with its id, none limited.
+        with ThreadPoolExecutor(50) as pool:
+            answers = list(pool.map(lambda _: worker.request(
+                "POST", "/api/playlist/parse", {"url": f"{base}/slow.m3u?i=0"}), range(200)))
+        assert {(s, b["job_id"], b["deduplicated"]) for s, b in answers} == {
+            (202, first[0], True)}
+        # A fourth new job is over the limit.
+        status, body = worker.request("POST", "/api/playlist/parse",
+                                      {"url": f"{base}/slow.m3u?i=3"})
+        assert status == 429 and body["error"]["code"] == "rate_limited", body
+        assert len(worker.events("parse_start")) >= 1
+        assert {e["job_id"] for e in worker.events("parse_queued")} == set(first)
 
 
 def test_ssrf_targets_refused_with_422(worker_factory: WorkerFactory) -> None:
