@@ -51,6 +51,8 @@ SECRET_KEYS = frozenset(
 )
 # Xtream paths: /<kind>/<user>/<pass>/<stream>.
 XTREAM_KINDS = frozenset({"live", "movie", "series", "timeshift"})
+# Xtream's short live form /<user>/<pass>/<stream id>[.ext] (or a bare /<user>/<pass>/).
+_XTREAM_SHORT_TAIL_RE = re.compile(r"^(?:\d+(?:\.[A-Za-z0-9]{1,8})?)?$")
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _HOST_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_\-.]*[a-z0-9_])?$")
@@ -223,6 +225,10 @@ def _redact_pairs(query: str) -> str:
 
 def _redact_path(path: str) -> str:
     segments = path.split("/")
+    if (len(segments) == 4 and not segments[0] and segments[1] and segments[2]
+            and _XTREAM_SHORT_TAIL_RE.match(segments[3])):
+        segments[1] = segments[2] = REDACTED
+        return "/".join(segments)
     i = 0
     while i < len(segments):
         if unquote(segments[i]).lower() in XTREAM_KINDS and i + 2 < len(segments):
