@@ -222,7 +222,8 @@ async def _report(job_id: str, run_id: str, attempt: int, started: float,
             result_uri=f["result_uri"], duration_s=duration))
         log.info("parse_end", extra={"job_id": job_id, "run_id": run_id, "duration_s": duration,
                                      "items": f["items"], "bytes": f["bytes"],
-                                     "rss_delta_mb": round(outcome.peak_rss_mb, 1)})
+                                     "rss_delta_mb": round(outcome.rss_delta_mb, 1),
+                                     "peak_rss_mb": round(outcome.peak_rss_mb, 1)})
         return
     retry = outcome.transient and attempt < settings.parse_max_attempts
     kind = "retry" if retry else "failed"

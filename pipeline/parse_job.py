@@ -2,8 +2,9 @@
 
 Runs in its own process so parse CPU work never stalls the worker's event loop,
 and a crash or a memory blow-up takes down only this child. It talks to the
-worker through a pipe: ``("progress", items, bytes)`` now and then, then one
-``("done", {...})`` or ``("failed", {...})``.
+worker through a pipe: ``("start", rss_mb)`` (its RSS before the run, the base
+of the logged ``rss_delta_mb``), ``("progress", items, bytes)`` now and then,
+then one ``("done", {...})`` or ``("failed", {...})``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+import psutil
 
 from pipeline.errors import JobError, PipelineError, StorageError
 from pipeline.fetch import FetchInfo, FetchLimits, fetch_stream, make_session
@@ -131,6 +134,7 @@ def child_loop(conn: Connection) -> None:
             spec = conn.recv()
             if spec is None:
                 return
+            conn.send(("start", psutil.Process().memory_info().rss / 2**20))
             run_one(spec, conn)
     except (EOFError, OSError):  # the worker went away
         return

@@ -33,6 +33,12 @@ class Outcome:
     ok: bool
     fields: dict[str, Any] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    base_rss_mb: float = 0.0  # the process's RSS when the run started
+
+    @property
+    def rss_delta_mb(self) -> float:
+        """How much the run grew its process (peak minus RSS at start)."""
+        return max(0.0, self.peak_rss_mb - self.base_rss_mb)
 
     @property
     def error(self) -> dict[str, Any]:
@@ -128,7 +134,7 @@ async def _watch(proc: _Proc, on_progress: ProgressFn, max_rss_mb: int) -> Outco
             messages.put_nowait(("eof",))
 
     loop.add_reader(fd, readable)
-    peak = 0.0
+    peak = base = 0.0
     try:
         while True:
             try:
@@ -138,20 +144,22 @@ async def _watch(proc: _Proc, on_progress: ProgressFn, max_rss_mb: int) -> Outco
             peak = max(peak, proc.rss_mb())
             if peak > max_rss_mb:
                 err = ParseMemoryExceeded(f"parse process passed {max_rss_mb} MB RSS")
-                return Outcome(False, {**err.to_dict(), "transient": True}, peak)
+                return Outcome(False, {**err.to_dict(), "transient": True}, peak, base)
             if msg is None:
                 if not proc.process.is_alive():
                     msg = ("eof",)
                 else:
                     continue
-            if msg[0] == "progress":
+            if msg[0] == "start":
+                base = msg[1]
+            elif msg[0] == "progress":
                 on_progress(msg[1], msg[2])
             elif msg[0] in ("done", "failed"):
-                return Outcome(msg[0] == "done", msg[1], peak)
+                return Outcome(msg[0] == "done", msg[1], peak, base)
             else:  # pipe closed without an outcome: the process died
                 await loop.run_in_executor(None, proc.process.join, 5)
                 crash = ParseCrashed(f"parse process exited with code {proc.process.exitcode}")
-                return Outcome(False, {**crash.to_dict(), "transient": True}, peak)
+                return Outcome(False, {**crash.to_dict(), "transient": True}, peak, base)
     finally:
         with contextlib.suppress(Exception):
             loop.remove_reader(fd)

@@ -52,6 +52,11 @@ def test_submit_parse_dedupe_and_items(worker_factory: WorkerFactory, served: st
     assert body["result"]["items"] == 324
     assert body["runs"] == 1
     assert len(worker.events("parse_start")) == 1
+    (end,) = poll(lambda: worker.events("parse_end"), timeout=10, what="parse_end logged")
+    assert end["job_id"] == job_id and end["items"] == 324 and end["bytes"] > 0
+    assert end["duration_s"] > 0
+    # A 324-item parse barely grows its process; the peak includes the imports.
+    assert 0 <= end["rss_delta_mb"] < 50 <= end["peak_rss_mb"], end
 
     with urllib.request.urlopen(worker.base + f"/api/playlist/jobs/{job_id}/items") as resp:
         lines = resp.read().decode().splitlines()
