@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/pipeline_parse.py
 	$(BIN)/python bench/prewarm.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
