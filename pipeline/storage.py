@@ -6,6 +6,7 @@ translated here, in one place, into `StorageError` / `ObjectNotFound`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -97,7 +98,8 @@ class MultipartWriter:
     """Write a large object in parts with flat memory; `complete()` makes it visible.
 
     Nothing is visible under `key` until `complete()`; `abort()` (or an error inside
-    `async with`) discards the parts.
+    `async with`) discards the parts. One part uploads while the caller produces the
+    next (at most two parts in memory), so the producer does not stall on S3.
     """
 
     def __init__(self, client: Any, bucket: str, key: str, content_type: str,
@@ -106,6 +108,7 @@ class MultipartWriter:
         self.content_type, self.content_encoding = content_type, content_encoding
         self._buf = bytearray()
         self._parts: list[dict[str, Any]] = []
+        self._in_flight: asyncio.Task[dict[str, Any]] | None = None
         self._upload_id: str | None = None
         self.size = 0
 
@@ -125,21 +128,32 @@ class MultipartWriter:
         self._buf += data
         self.size += len(data)
         if len(self._buf) >= PART_SIZE:
-            await self._flush()
+            await self._send_part()
 
-    async def _flush(self) -> None:
-        if not self._buf and self._parts:
-            return
-        number = len(self._parts) + 1
+    async def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
         with s3_errors(self.bucket, self.key):
             resp = await self.client.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                PartNumber=number, Body=bytes(self._buf))
-        self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
+                PartNumber=number, Body=body)
+        return {"PartNumber": number, "ETag": resp["ETag"]}
+
+    async def _wait_in_flight(self) -> None:
+        if self._in_flight is not None:
+            task, self._in_flight = self._in_flight, None
+            self._parts.append(await task)
+
+    async def _send_part(self) -> None:
+        await self._wait_in_flight()
+        number = len(self._parts) + 1
+        body = bytes(self._buf)
         self._buf.clear()
+        self._in_flight = asyncio.create_task(self._upload_part(number, body))
 
     async def complete(self) -> None:
-        await self._flush()
+        await self._wait_in_flight()
+        if self._buf or not self._parts:  # an empty object still needs one part
+            await self._send_part()
+            await self._wait_in_flight()
         with s3_errors(self.bucket, self.key):
             await self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
@@ -147,6 +161,10 @@ class MultipartWriter:
         self._upload_id = None
 
     async def abort(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.cancel()
+            await asyncio.gather(self._in_flight, return_exceptions=True)
+            self._in_flight = None
         if self._upload_id is None:
             return
         with contextlib.suppress(Exception):
