@@ -52,9 +52,6 @@ class ApiView(View):
 
 # Producing to a broker that stopped answering must not hang a submit.
 SEND_TIMEOUT_S = 5.0
-# How long a submit waits for its record to be applied to the table, so the
-# answer (and a GET right after it) sees the job.
-APPLY_WAIT_S = 3.0
 
 
 def require_broker() -> None:

@@ -22,7 +22,6 @@ from pipeline.records import ParseRequest
 from pipeline.topics import parse_requests
 from pipeline.urls import job_id_for, validate_playlist_url
 from pipeline.web.base import (
-    APPLY_WAIT_S,
     ApiView,
     forward,
     owner_url,
@@ -39,6 +38,8 @@ TABLE = "playlist_jobs"
 # identical submits that arrive before the first one reaches the table.
 _pending: dict[str, float] = {}
 PENDING_TTL_S = 30.0
+# How long a submit waits for its request to be applied, so `position` is real.
+APPLY_WAIT_S = 3.0
 _policy = AddressPolicy.from_settings(settings)
 
 
