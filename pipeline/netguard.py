@@ -68,6 +68,10 @@ _V6_CLASSES: tuple[tuple[str, IPv6Network], ...] = tuple(
 _NAT64 = IPv6Network("64:ff9b::/96")
 _V4_COMPATIBLE = IPv6Network("::/96")
 _LOCALHOST_NAMES = ("localhost", "localhost.localdomain")
+# Cloud metadata services by name (they resolve to metadata addresses only inside the
+# cloud, where the address check catches them too); refused even with allow_private.
+_METADATA_NAMES = ("metadata.google.internal", "metadata.goog", "metadata",
+                   "instance-data", "instance-data.ec2.internal")
 
 
 def _embedded_v4(ip: IPv6Address) -> tuple[str, IPv4Address] | None:
@@ -195,8 +199,8 @@ class AddressPolicy:
         """Check a URL host before connecting.
 
         IP literals (any IPv4 spelling) are checked now; allow-listed names
-        pass; ``localhost`` names are refused by name; other names are checked
-        after resolution by :class:`GuardedResolver`.
+        pass; ``localhost`` and cloud metadata names are refused by name; other
+        names are checked after resolution by :class:`GuardedResolver`.
         """
         if not host:
             raise FetchRefused("URL has no host")
@@ -205,7 +209,11 @@ class AddressPolicy:
             self.check_ip(ip)
             return
         name = host.lower().rstrip(".")
-        if self.host_allowed(name) or self.allow_private:
+        if self.host_allowed(name):
+            return
+        if name in _METADATA_NAMES:
+            raise FetchRefused(f"host {name!r} is a cloud metadata name; refused")
+        if self.allow_private:
             return
         if name in _LOCALHOST_NAMES or name.endswith(".localhost"):
             raise FetchRefused(f"host {name!r} is a loopback name; refused")

@@ -24,9 +24,8 @@ async def refuse_private_target(url: str, policy: AddressPolicy) -> None:
     if policy.host_allowed(host):
         return
     try:
-        literal = parse_ip_literal(host)
-        if literal is not None:
-            policy.check_ip(literal)
+        policy.check_host(host)  # IP literals, localhost and metadata names
+        if parse_ip_literal(host) is not None:
             return
         loop = asyncio.get_running_loop()
         try:

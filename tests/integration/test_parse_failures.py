@@ -101,7 +101,9 @@ def test_ssrf_targets_refused_with_422(worker_factory: WorkerFactory) -> None:
     worker = worker_factory()
     for url in ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:22/",
                 "http://localhost/list.m3u", "http://2130706433/", "http://0x7f.0.0.1/",
-                "http://[::ffff:127.0.0.1]/", "http://10.0.0.5/get.php", "file:///etc/passwd"]:
+                "http://[::ffff:127.0.0.1]/", "http://10.0.0.5/get.php", "file:///etc/passwd",
+                "http://localhost./list.m3u", "http://0251.0376.0251.0376/",
+                "http://metadata.google.internal/computeMetadata/v1/"]:
         status, body = worker.request("POST", "/api/playlist/parse", {"url": url})
         assert status == 422, (url, body)
         assert body["error"]["code"] == "url_refused"

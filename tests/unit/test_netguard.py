@@ -108,6 +108,15 @@ def test_localhost_names_refused_by_name(host: str) -> None:
         STRICT.check_host(host)
 
 
+@pytest.mark.parametrize("host", ["metadata.google.internal", "METADATA.", "instance-data"])
+def test_metadata_names_refused_even_with_allow_private(host: str) -> None:
+    for policy in (STRICT, AddressPolicy(allow_private=True)):
+        with pytest.raises(FetchRefused, match="metadata name"):
+            policy.check_host(host)
+    AddressPolicy(allowlist=["metadata.google.internal", "metadata", "instance-data"]) \
+        .check_host(host)
+
+
 def test_check_host_defers_ordinary_names_to_the_resolver() -> None:
     STRICT.check_host("example.com")
     with pytest.raises(FetchRefused, match="no host"):
