@@ -4,15 +4,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration bench clean
+.PHONY: run test lint lock unit integration bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Exact versions and hashes from requirements.lock (see docs/dependencies.md);
+# the project itself is installed on top without resolving anything again.
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve every dependency to the newest allowed version and rewrite the lock.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --no-emit-find-links --allow-unsafe --extra=dev \
+		--generate-hashes --strip-extras --output-file=requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/pipeline up
