@@ -19,11 +19,12 @@ SEND_TO_NODE_ATTR = "_send_request_to_node"  # aiokafka.admin.AIOKafkaAdminClien
 
 
 def read_offset(consumer: Any, tp: TopicPartition) -> int | None:
-    """The offset of the last record this worker's consumer handed to a stream.
+    """The offset of the last record this worker's consumer read on `tp` (None: unknown).
 
-    Faust's monitor keeps the same figure only when a monitor is attached and
-    after the first message, and committed offsets lag by the commit interval;
-    the consumer's own map is exact from the first fetch.
+    Faust's public monitor (`app.monitor.tp_read_offsets`) moves only when a
+    message is delivered and is cleared at a rebalance, so right after one (when
+    a resumed parse waits on the events backlog) it knows nothing; the consumer's
+    own map is seeded with the committed position at assignment.
     """
     offsets: dict[Any, int] = getattr(consumer, READ_OFFSET_ATTR)
     return offsets.get(tp)

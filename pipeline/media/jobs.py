@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.errors import BadRequest, URLRefused
-from pipeline.retry import backoff_s
 from pipeline.media.score import KINDS, Weights, score
+from pipeline.retry import backoff_s
 
 ACTIVE = ("queued", "running")
 # Statuses in which a repeated upload event does nothing (unless `force`).
