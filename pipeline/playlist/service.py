@@ -19,7 +19,6 @@ from mode import Service
 
 from pipeline.metrics import Metrics
 from pipeline.parse_job import ParseSpec
-from pipeline.partitioning import key_partition
 from pipeline.playlist.pool import Outcome, ParsePool
 from pipeline.playlist.queue import ParseQueue
 from pipeline.records import ACTIVE, EventKind, JobStatus, ParseEvent, PlaylistJob
@@ -211,7 +210,3 @@ class ParseService(Service):
                                      "rss_delta_mb": round(outcome.rss_delta_mb, 1),
                                      "peak_rss_mb": round(outcome.peak_rss_mb, 1)})
 
-
-def events_partition(job_id: str, partitions: int) -> int:
-    """The partition of the job's run events (the same key as its row)."""
-    return key_partition(job_id, partitions)
