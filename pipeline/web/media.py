@@ -11,7 +11,7 @@ from pipeline.errors import BadRequest, NotFound
 from pipeline.media import jobs
 from pipeline.media.score import score as score_of
 from pipeline.media.uploads import checked_upload
-from pipeline.records import MediaUploaded
+from pipeline.records import JobStatus, MediaUploaded
 from pipeline.web.base import ApiView, read_json, require_broker, send_or_503
 
 MAX_QUEUE_LIMIT = 1000
@@ -34,7 +34,7 @@ class SubmitUpload(ApiView):
             answer = {"media_id": row.media_id, "status": row.status,
                       "score": jobs.job_answer(row, now, settings.score)["score"],
                       "deduplicated": True}
-            return self.json(answer, status=200 if row.status == "done" else 202)
+            return self.json(answer, status=200 if row.status == JobStatus.DONE else 202)
         await deps.rate.check(deps.rate.submitter(request))  # only work-starting submits count
         require_broker(deps.probe)
         await send_or_503(deps.topics.media_uploads, fields["media_id"], MediaUploaded(**fields))
@@ -42,7 +42,7 @@ class SubmitUpload(ApiView):
             deps.accepted.remember(fields, now)
         score = score_of(fields["size"], fields["kind"], now - fields["uploaded_at"],
                          settings.score)
-        return self.json({"media_id": fields["media_id"], "status": "queued",
+        return self.json({"media_id": fields["media_id"], "status": JobStatus.QUEUED,
                           "score": round(score, 3), "deduplicated": False}, status=202)
 
 
@@ -82,5 +82,5 @@ class MediaStatus(ApiView):
         if row is None:
             raise NotFound(f"no media job {media_id}")
         position = (deps.prewarm.scheduler.queue.position(media_id, now)
-                    if row.status == "queued" else None)
+                    if row.status == JobStatus.QUEUED else None)
         return self.json(jobs.job_answer(row, now, deps.settings.score, position))

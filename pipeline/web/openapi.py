@@ -15,6 +15,7 @@ from faust.web import Request, Response
 
 from pipeline.errors import PipelineError
 from pipeline.media.score import KINDS
+from pipeline.records import JobStatus
 from pipeline.settings import Settings
 from pipeline.web.base import ApiView
 
@@ -22,7 +23,7 @@ Schema = dict[str, Any]
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
-JOB_STATUSES = ["queued", "running", "done", "failed"]
+JOB_STATUSES = [status.value for status in JobStatus]
 # Largest S3/R2 object; larger sizes cannot be real (and do not fit the log's JSON).
 MAX_OBJECT_BYTES = 5 * 1024**4
 
