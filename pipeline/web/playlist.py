@@ -26,7 +26,7 @@ from pipeline.web.preflight import refuse_private_target
 APPLY_WAIT_S = 3.0
 
 
-def _get_job(deps: WebDeps, job_id: str) -> Any:
+def _get_job(deps: WebDeps, job_id: str) -> PlaylistJob:
     row = deps.playlist_jobs.get(job_id)
     if row is None:
         raise NotFound(f"no job {job_id}")
@@ -82,7 +82,7 @@ async def submit_local(deps: WebDeps, job_id: str, url: str, force: bool,
     return 202, {**_answer(deps, row, job_id), "deduplicated": False, "_outcome": "accepted"}
 
 
-async def _wait_applied(deps: WebDeps, job_id: str, request_id: str) -> Any:
+async def _wait_applied(deps: WebDeps, job_id: str, request_id: str) -> PlaylistJob | None:
     deadline = time.monotonic() + APPLY_WAIT_S
     while time.monotonic() < deadline:
         row = deps.playlist_jobs.get(job_id)
