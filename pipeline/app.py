@@ -1,7 +1,7 @@
-"""The Faust app, built once from settings.
+"""The Faust app built from settings, and nothing else.
 
-`faust -A pipeline.app worker` and `pipeline worker` both load this module.
-Topics, tables, agents and web views register themselves on import (bottom).
+Topics, tables, services, agents and views are attached by the composition
+root, `pipeline.worker` (`faust -A pipeline.worker worker`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Any
 import faust
 
 from pipeline.logs import logging_config
-from pipeline.metrics import Metrics
-from pipeline.settings import Settings, get_settings
+from pipeline.settings import Settings
 from pipeline.transport import consumer_url
 
 
@@ -39,8 +38,8 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "producer_acks": -1,
     }
     if settings.embedded_broker:
-        # Tansu reports a wrong log end for multi-record batches (EMBEDDED.md):
-        # single-record batches keep changelog recovery and lag exact.
+        # Tansu reports a wrong log end for multi-record batches: single-record
+        # batches keep changelog recovery and lag exact (docs/embedded-broker.md).
         opts["producer_max_batch_size"] = 1
         # Tansu answers a fetch only when its wait ends (see pipeline.transport).
         opts["broker_consumer"] = consumer_url(
@@ -59,14 +58,3 @@ def create_app(settings: Settings) -> faust.App:
     """A Faust app configured from `settings` (no agents attached)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(settings.app_id, autodiscover=False, **app_options(settings))
-
-
-settings = get_settings()
-app = create_app(settings)
-metrics = Metrics()
-
-# Registration by import: each module attaches its topics/tables/agents/views.
-from agents import media, parse  # noqa: E402,F401
-from pipeline import topics  # noqa: E402,F401
-from pipeline.web import routes  # noqa: E402,F401
-from tables import media_jobs, playlist_jobs  # noqa: E402,F401

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaClient
 
-from pipeline.app import app, metrics, settings
+from pipeline import compat
+from pipeline.metrics import Metrics
+from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline.broker")
 
@@ -20,7 +23,8 @@ PROBE_STALE_S = 6.0
 class BrokerProbe:
     """Asks the broker for metadata every few seconds and remembers the last success."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings, self.metrics = settings, metrics
         self.last_ok = 0.0
         self._client: AIOKafkaClient | None = None
         self._bootstrapped = False
@@ -32,7 +36,7 @@ class BrokerProbe:
     async def probe(self) -> None:
         if self._client is None:
             self._client = AIOKafkaClient(
-                bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=3000,
+                bootstrap_servers=self.settings.broker_bootstrap, request_timeout_ms=3000,
                 metadata_max_age_ms=1000,
             )
         try:
@@ -43,37 +47,23 @@ class BrokerProbe:
             self.last_ok = time.monotonic()
         except Exception as exc:  # any failure means "not reachable right now"
             log.debug("broker_probe_failed", extra={"error": str(exc)})
-        metrics.broker_up.set(1 if self.ok else 0)
+        self.metrics.broker_up.set(1 if self.ok else 0)
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
 
 
-probe = BrokerProbe()
-
-
-@app.timer(PROBE_INTERVAL_S)
-async def _probe_broker() -> None:
-    await probe.probe()
-
-
-@app.task
-async def _first_probe() -> None:
-    await probe.probe()
-
-
-def consumer_lag(topic: str, partition: int | None = None) -> int:
-    """Records not yet read from `topic` on the partitions this worker owns
+def consumer_lag(consumer: Any, topic: str, partition: int | None = None) -> int:
+    """Records not yet read from `topic` on the partitions `consumer` owns
     (or on `partition` only)."""
-    consumer = app.consumer
     lag = 0
     try:
         for tp in consumer.assignment():
             if tp.topic != topic or partition not in (None, tp.partition):
                 continue
             high = consumer.highwater(tp) or 0
-            read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
+            read = compat.read_offset(consumer, tp)
             lag += max(0, high - ((read + 1) if read is not None else high))
     except Exception:  # consumer not started or mid-rebalance
         return 0

@@ -52,7 +52,7 @@ def worker() -> None:
     """Run one pipeline worker (agents + web server) against the configured broker."""
     from faust.worker import Worker
 
-    from pipeline.app import app, settings
+    from pipeline.worker import app, settings
 
     Worker(
         app,

@@ -9,7 +9,7 @@
     with Client() as api:                   # the same methods, blocking
         api.wait(api.submit(url)["job_id"])
 
-Answers are the API's JSON documents (DESIGN.md, "HTTP API"). A non-2xx answer
+Answers are the API's JSON documents (docs/architecture.md, "HTTP API"). A non-2xx answer
 is raised as the typed error of its `error.code` (`pipeline.errors.error_class`)
 with that code in `exc.code`; a job that ends `failed` makes `wait()` raise its
 error, the final job document in `exc.details["job"]`. An unreachable API is

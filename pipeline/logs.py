@@ -80,10 +80,3 @@ def logging_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
             "aiobotocore": {"level": "WARNING"},
         },
     }
-
-
-def setup_logging(fmt: str = "json", level: str = "INFO") -> None:
-    """Configure the root logger (for processes that are not Faust workers)."""
-    import logging.config
-
-    logging.config.dictConfig(logging_config(fmt, level))

@@ -1,6 +1,6 @@
 """Which partition a key lands on: the same rule as the Kafka Java client and aiokafka.
 
-Keys are JSON-serialised strings (EMBEDDED.md: raw and JSON keys hash apart).
+Keys are JSON-serialised strings (docs/embedded-broker.md: raw and JSON keys hash apart).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 
 Keys are JSON strings (`pipeline.partitioning.key_bytes`) and the partition is
 murmur2 of the key over the topic's partitions, exactly as the agents' topics
-expect; values are the records' fields as a JSON object (DESIGN.md, "Topics").
+expect; values are the records' fields as a JSON object (docs/architecture.md, "Topics").
 Topics must exist (a worker or `pipeline topics --create` makes them).
 """
 
@@ -46,7 +46,8 @@ def kafka_errors(what: str) -> Iterator[None]:
 
 
 def producer_options(settings: Settings, client_id: str) -> dict[str, Any]:
-    """aiokafka producer options; one record per batch on the embedded broker (EMBEDDED.md)."""
+    """aiokafka producer options; one record per batch on the embedded broker
+    (docs/embedded-broker.md)."""
     opts: dict[str, Any] = {
         "bootstrap_servers": settings.broker_bootstrap,
         "client_id": client_id,

@@ -1,10 +1,38 @@
-"""Event and row schemas. Topics carry JSON; the field names are a contract (DESIGN.md)."""
+"""Event and row schemas. Topics carry JSON; the field names are a contract
+(docs/architecture.md). Statuses and event kinds are the StrEnums below: they
+serialise as their plain string values, so the wire format is unchanged.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import faust
+
+
+class JobStatus(StrEnum):
+    """Status of a playlist or media job row."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# A job in flight: never started twice, resumed after a rebalance.
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINAL = (JobStatus.DONE, JobStatus.FAILED)
+
+
+class EventKind(StrEnum):
+    """Kind of a run event (`ParseEvent`, `PrewarmEvent`); media runs have no `progress`."""
+
+    STARTED = "started"
+    PROGRESS = "progress"
+    DONE = "done"
+    FAILED = "failed"
+    RETRY = "retry"
 
 
 class ParseRequest(faust.Record, serializer="json"):
@@ -21,7 +49,7 @@ class ParseRequest(faust.Record, serializer="json"):
 class ParseEvent(faust.Record, serializer="json"):
     """Progress or outcome of one parse run (internal topic, key job_id)."""
 
-    kind: str  # started | progress | done | failed | retry
+    kind: str  # EventKind
     job_id: str
     run_id: str
     at: float
@@ -66,7 +94,7 @@ class MediaUploaded(faust.Record, serializer="json"):
 class PrewarmEvent(faust.Record, serializer="json"):
     """Progress or outcome of one prewarm attempt (internal topic, key media_id)."""
 
-    kind: str  # started | done | failed | retry
+    kind: str  # EventKind (no progress)
     media_id: str
     run_id: str
     at: float
@@ -97,3 +125,57 @@ class DeadLetter(faust.Record, serializer="json"):
     attempts: int
     payload: dict[str, Any]
     at: float
+
+
+class PlaylistJob(faust.Record, serializer="json"):
+    """One playlist job row (table `playlist_jobs`, key job_id).
+
+    `url` is kept unredacted (a resumed job needs it); never expose it.
+    """
+
+    job_id: str
+    url: str
+    status: str  # JobStatus
+    runs: int = 0
+    attempt: int = 0
+    run_id: str = ""
+    created_at: float = 0.0
+    queued_at: float = 0.0
+    not_before: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    progress_items: int = 0
+    progress_bytes: int = 0
+    error: dict[str, Any] | None = None
+    result_items: int = 0
+    counts: dict[str, int] | None = None
+    groups: int = 0
+    result_uri: str = ""
+    duration_s: float = 0.0
+    request_id: str = ""
+
+
+class MediaJob(faust.Record, serializer="json"):
+    """One media prewarm job row (table `media_jobs`, key media_id); rules in
+    `pipeline.media.jobs`."""
+
+    media_id: str
+    bucket: str
+    key: str
+    status: str  # JobStatus
+    size: int = 0
+    kind: str = "other"
+    content_type: str = ""
+    uploaded_at: float = 0.0
+    destination: str | None = None
+    score: float = 0.0
+    attempts: int = 0
+    run_id: str = ""
+    created_at: float = 0.0
+    not_before: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    destination_ref: str | None = None
+    error: dict[str, Any] | None = None
+    duration_s: float = 0.0  # of the last run
+    bytes: int = 0  # pushed to the destination by the run that finished it

@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from pipeline.errors import NotFound
 from pipeline.producer import REQUEST_TIMEOUT_MS, Producer, kafka_errors
 from pipeline.settings import Settings
+from pipeline.topic_names import topic_names
 from pipeline.urls import job_id_for, redact_url
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -100,7 +101,7 @@ class Window:
 
 def replay_kind(topic: str, settings: Settings) -> str:
     """`parse` or `media`: the input topics that can be replayed; ValueError for others."""
-    kinds = {settings.topic_parse_requests: "parse", settings.topic_media_uploads: "media"}
+    kinds = topic_names(settings).inputs()
     if topic not in kinds:
         raise ValueError(f"{topic!r} cannot be replayed: only the input topics "
                          f"{', '.join(kinds)} can (results, events and DLQs are outputs "

@@ -1,10 +1,16 @@
-"""Topic declarations (names from settings; JSON keys everywhere, see EMBEDDED.md)."""
+"""Topic declarations on the app (names from `pipeline.topic_names`).
+
+Keys are JSON everywhere: raw and JSON keys hash to different partitions
+(docs/embedded-broker.md).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import faust
 from faust.types import TopicT
 
-from pipeline.app import app, settings
 from pipeline.records import (
     DeadLetter,
     MediaUploaded,
@@ -14,45 +20,56 @@ from pipeline.records import (
     PrewarmEvent,
     PrewarmResult,
 )
+from pipeline.settings import Settings
+from pipeline.topic_names import TopicNames, topic_names
 
 
-def _topic(name: str, value_type: type) -> TopicT:
-    return app.topic(
-        name,
-        key_type=str,
-        value_type=value_type,
-        key_serializer="json",
-        value_serializer="json",
-        partitions=settings.topic_partitions,
-        # Declared by the worker with our partition count: a broker's auto-create
-        # default would break co-partitioning with the tables' changelogs.
-        internal=True,
+@dataclass(frozen=True)
+class Topics:
+    """The typed topics of one app, plus the raw reader of `media.uploads`."""
+
+    names: TopicNames
+    parse_requests: TopicT
+    parse_events: TopicT
+    parse_results: TopicT
+    parse_dlq: TopicT
+    media_uploads: TopicT  # typed, for senders
+    raw_uploads: TopicT  # bytes, for the agent that validates records itself
+    prewarm_events: TopicT
+    prewarm_results: TopicT
+    media_dlq: TopicT
+
+    def outputs(self) -> tuple[TopicT, ...]:
+        """The topics only produced to (no agent declares them)."""
+        return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq)
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    """Declare every topic on `app` with the configured partition count."""
+    names = topic_names(settings)
+
+    def topic(name: str, value_type: type) -> TopicT:
+        return app.topic(
+            name, key_type=str, value_type=value_type, key_serializer="json",
+            value_serializer="json", partitions=settings.topic_partitions,
+            # Declared by the worker with our partition count: a broker's auto-create
+            # default would break co-partitioning with the tables' changelogs.
+            internal=True,
+        )
+
+    return Topics(
+        names=names,
+        parse_requests=topic(names.parse_requests, ParseRequest),
+        parse_events=topic(names.parse_events, ParseEvent),
+        parse_results=topic(names.parse_results, ParseResult),
+        parse_dlq=topic(names.parse_dlq, DeadLetter),
+        media_uploads=topic(names.media_uploads, MediaUploaded),
+        raw_uploads=app.topic(
+            names.media_uploads, key_type=bytes, value_type=bytes, key_serializer="raw",
+            value_serializer="raw", partitions=settings.topic_partitions,
+            # Same reason as above: a producer's first send must not auto-create it.
+            internal=True),
+        prewarm_events=topic(names.prewarm_events, PrewarmEvent),
+        prewarm_results=topic(names.prewarm_results, PrewarmResult),
+        media_dlq=topic(names.media_dlq, DeadLetter),
     )
-
-
-parse_requests = _topic(settings.topic_parse_requests, ParseRequest)
-parse_events = _topic(settings.topic_parse_requests + ".events", ParseEvent)
-parse_results = _topic(settings.topic_parse_results, ParseResult)
-parse_dlq = _topic(settings.topic_parse_requests + ".dlq", DeadLetter)
-
-media_uploads = _topic(settings.topic_media_uploads, MediaUploaded)
-prewarm_events = _topic(settings.topic_media_uploads + ".events", PrewarmEvent)
-prewarm_results = _topic(settings.topic_prewarm_results, PrewarmResult)
-media_dlq = _topic(settings.topic_media_uploads + ".dlq", DeadLetter)
-
-
-def all_topic_names() -> list[str]:
-    """Every topic the pipeline uses (for `pipeline topics --create`)."""
-    return [
-        settings.topic_parse_requests, settings.topic_parse_requests + ".events",
-        settings.topic_parse_results, settings.topic_parse_requests + ".dlq",
-        settings.topic_media_uploads, settings.topic_media_uploads + ".events",
-        settings.topic_prewarm_results, settings.topic_media_uploads + ".dlq",
-    ]
-
-
-@app.task
-async def declare_output_topics() -> None:
-    """Create the topics we only produce to (agents declare the ones they read)."""
-    for topic in (parse_results, parse_dlq, prewarm_results, media_dlq):
-        await topic.maybe_declare()

@@ -5,7 +5,8 @@ fetch as soon as data arrives, so that is harmless there, but the embedded
 broker (Tansu) holds every fetch for the full wait: each topic hop of a job
 (request -> agent, outcome event -> agent) then costs ~0.75 s on average.
 Registered as the ``pipeline`` transport scheme; ``pipeline.app`` uses it for
-the consumer only, as ``pipeline://host:port?fetch_max_wait_ms=N``.
+the consumer only, as ``pipeline://host:port?fetch_max_wait_ms=N``
+(docs/embedded-broker.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import aiokafka
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from pipeline import compat
+
 SCHEME = "pipeline"
 
 
@@ -25,7 +28,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         wait_ms = transport.url[0].query.get("fetch_max_wait_ms")
         if wait_ms is not None:
             # Read by the fetcher that `start()` builds, which has not run yet.
-            consumer._fetch_max_wait_ms = int(wait_ms)
+            compat.set_fetch_max_wait_ms(consumer, int(wait_ms))
         return consumer
 
 

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
-from pipeline.app import app, settings
+from pipeline.records import MediaJob
+from pipeline.settings import Settings
+
+NAME = "media_jobs"
 
 
-class MediaJob(faust.Record, serializer="json"):
-    """One media prewarm job; rules in `pipeline.media.jobs`."""
-
-    media_id: str
-    bucket: str
-    key: str
-    status: str  # queued | running | done | failed
-    size: int = 0
-    kind: str = "other"
-    content_type: str = ""
-    uploaded_at: float = 0.0
-    destination: str | None = None
-    score: float = 0.0
-    attempts: int = 0
-    run_id: str = ""
-    created_at: float = 0.0
-    not_before: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-    destination_ref: str | None = None
-    error: dict[str, Any] | None = None
-    duration_s: float = 0.0  # of the last run
-    bytes: int = 0  # pushed to the destination by the run that finished it
-
-
-media_jobs = app.Table(
-    "media_jobs",
-    key_type=str,
-    value_type=MediaJob,
-    default=None,
-    partitions=settings.topic_partitions,
-    help="Media prewarm jobs by media_id: status, score, attempts, destination ref.",
-)
+def declare(app: faust.App, settings: Settings) -> faust.types.TableT:
+    """The `media_jobs` table on `app` (rows are `pipeline.records.MediaJob`)."""
+    return app.Table(
+        NAME,
+        key_type=str,
+        value_type=MediaJob,
+        default=None,
+        partitions=settings.topic_partitions,
+        help="Media prewarm jobs by media_id: status, score, attempts, destination ref.",
+    )

@@ -1,7 +1,7 @@
 """Topic and consumer-group administration through the aiokafka admin client.
 
-Topic names come from settings here (the CLI does not load the Faust app);
-`tests/unit/test_replay_window.py` checks them against `pipeline.topics`.
+Topic names come from `pipeline.topic_names` (the CLI does not load the Faust
+app); `tests/unit/test_replay_window.py` checks them against the worker's.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
+from pipeline import compat
 from pipeline.producer import REQUEST_TIMEOUT_MS, kafka_errors
 from pipeline.settings import Settings
+from pipeline.topic_names import topic_names
 
+# Table names as declared in `tables/` (kept literal: the CLI does not import Faust).
 TABLES = ("playlist_jobs", "media_jobs")
 # Kafka error codes with a meaning of their own for a group deletion.
 NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND = 68, 69
@@ -25,14 +28,8 @@ CONNECT_TIMEOUT_S = 15.0
 
 
 def pipeline_topics(settings: Settings) -> dict[str, str]:
-    """The pipeline's own topics (as `pipeline.topics.all_topic_names()`), with their role."""
-    req, up = settings.topic_parse_requests, settings.topic_media_uploads
-    return {
-        req: "input", req + ".events": "internal", settings.topic_parse_results: "output",
-        req + ".dlq": "dead letters",
-        up: "input", up + ".events": "internal", settings.topic_prewarm_results: "output",
-        up + ".dlq": "dead letters",
-    }
+    """The pipeline's own topics, with their role."""
+    return topic_names(settings).roles()
 
 
 def changelog_topics(settings: Settings) -> list[str]:
@@ -42,7 +39,7 @@ def changelog_topics(settings: Settings) -> list[str]:
 
 def events_topics(settings: Settings) -> list[str]:
     """Internal run-event topics: derived state of runs, reset with the tables."""
-    return [settings.topic_parse_requests + ".events", settings.topic_media_uploads + ".events"]
+    return topic_names(settings).events()
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +117,8 @@ async def delete_group(admin: AIOKafkaAdminClient, group: str) -> str:
     # aiokafka has no delete_consumer_groups(): send DeleteGroups to the group coordinator.
     try:
         coordinator = await admin.find_coordinator(group)
-        resp = await admin._send_request_to_node(coordinator, DeleteGroupsRequest([group]))
+        resp = await compat.send_request_to_node(admin, coordinator,
+                                                 DeleteGroupsRequest([group]))
     except (KafkaError, ValueError, TypeError) as exc:
         return f"not deleted: the broker cannot delete groups ({type(exc).__name__})"
     code = next((c for name, c in resp.results if name == group), 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from pipeline.embedded.process import ChildSpec
-from pipeline.settings import Settings
 
 
 def broker_binary() -> str:
@@ -16,7 +15,7 @@ def broker_binary() -> str:
 
 
 def tansu_spec(port: int, base_env: dict[str, str] | None = None) -> ChildSpec:
-    """Tansu on 127.0.0.1:`port`, log in memory (gone when it stops: see EMBEDDED notes)."""
+    """Tansu on 127.0.0.1:`port`, log in memory (gone when it stops: docs/embedded-broker.md)."""
     url = f"tcp://127.0.0.1:{port}"
     env = dict(base_env if base_env is not None else os.environ)
     env.setdefault("RUST_LOG", "warn")
@@ -32,6 +31,3 @@ def tansu_spec(port: int, base_env: dict[str, str] | None = None) -> ChildSpec:
         stop_grace_s=5,
     )
 
-
-def spec_from_settings(settings: Settings, base_env: dict[str, str]) -> ChildSpec:
-    return tansu_spec(settings.embedded_broker_port, base_env)

@@ -10,7 +10,7 @@
         ...
     parser.header, parser.stats
 
-Items are plain JSON-ready dicts (schema in DESIGN.md, "Playlist jobs").
+Items are plain JSON-ready dicts (schema in docs/architecture.md, "Parsed item").
 """
 
 from pipeline.m3u.ndjson import (

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Item = dict[str, Any]
-"""One parsed playlist entry: a plain, JSON-ready dict (see DESIGN.md)."""
+"""One parsed playlist entry: a plain, JSON-ready dict (docs/architecture.md, "Parsed item")."""
 
 TYPES = ("live", "movie", "series")
 

@@ -1,7 +1,7 @@
 """Pure rules for media prewarm jobs: validating an upload, dedupe, applying run events.
 
 No Faust, network or clock imports: time, randomness and run ids are passed in.
-Rows are duck-typed (`tables.media_jobs.MediaJob`); changes go through `row.derive`.
+Rows are duck-typed (`pipeline.records.MediaJob`); changes go through `row.derive`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.errors import BadRequest, URLRefused
-from pipeline.jobs import backoff_s
 from pipeline.media.score import KINDS, Weights, score
+from pipeline.retry import backoff_s
 
 ACTIVE = ("queued", "running")
 # Statuses in which a repeated upload event does nothing (unless `force`).

@@ -1,48 +1,43 @@
-"""Base view: JSON errors, bearer-token auth, body limits, routing to the owning worker."""
+"""Base view: JSON errors, bearer-token auth, body limits (routing: `pipeline.web.routing`)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
-import aiohttp
-from aiohttp import web as aioweb
-from faust.types import TP
 from faust.web import Request, Response, View
 
-from pipeline.app import app, metrics, settings
+from pipeline.broker import BrokerProbe
 from pipeline.errors import BadRequest, NotReady, PayloadTooLarge, PipelineError, Unauthorized
-from pipeline.partitioning import key_partition
+from pipeline.settings import Settings
+from pipeline.web.deps import WebDeps
 from pipeline.web.errors import error_answer
 
 log = logging.getLogger("pipeline.web")
-
-FORWARDED_HEADER = "X-Pipeline-Forwarded"
-# The original client of a forwarded submit (believed only with FORWARDED_HEADER).
-CLIENT_HEADER = "X-Pipeline-Client"
 
 
 class ApiView(View):
     """Every API view: errors mapped in one place, auth checked before the handler."""
 
     requires_auth = True
+    # Set on the subclass that `pipeline.web.routes.register_views` registers.
+    deps: ClassVar[WebDeps]
 
     async def dispatch(self, request: Any) -> Any:
         route = type(self).__name__
         try:
             if self.requires_auth:
-                check_auth(request)
+                check_auth(request, self.deps.settings)
             response = await super().dispatch(request)
         except PipelineError as exc:
             response = self.error_response(exc)
         except Exception as exc:  # never a bare 500 page: log and answer JSON
             log.exception("http_error", extra={"route": route})
             response = self.error_response(exc)
-        metrics.http_requests.labels(route=route, status=str(response.status)).inc()
+        self.deps.metrics.http_requests.labels(route=route, status=str(response.status)).inc()
         return response
 
     def error_response(self, exc: Exception) -> Response:
@@ -54,10 +49,8 @@ class ApiView(View):
 SEND_TIMEOUT_S = 5.0
 
 
-def require_broker() -> None:
+def require_broker(probe: BrokerProbe) -> None:
     """503 + Retry-After while the broker is unreachable (submits would only hang)."""
-    from pipeline.broker import probe
-
     if not probe.ok:
         raise NotReady("the broker is unreachable; retry shortly", retry_after=5)
 
@@ -77,7 +70,7 @@ async def send_or_503(topic: Any, key: str, value: Any) -> None:
             from exc
 
 
-def check_auth(request: Request) -> None:
+def check_auth(request: Request, settings: Settings) -> None:
     """Require `Authorization: Bearer <PIPELINE_API_TOKEN>` when a token is set."""
     if settings.api_token is None:
         return
@@ -89,7 +82,7 @@ def check_auth(request: Request) -> None:
         raise Unauthorized("missing or invalid bearer token")
 
 
-async def read_json(request: Request) -> dict[str, Any]:
+async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
     """The request body as a JSON object, capped at `PIPELINE_MAX_BODY_BYTES`."""
     declared = request.content_length  # type: ignore[attr-defined]
     if declared is not None and declared > settings.max_body_bytes:
@@ -104,56 +97,3 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
-
-
-def owner_url(table_name: str, key: str) -> str | None:
-    """Base URL of the worker owning `key`, or None when it is this worker."""
-    # Computed here rather than by `app.router.key_store`, which fails until this
-    # worker's producer has metadata for the changelog topic.
-    table = app.tables[table_name]
-    partition = key_partition(key, table.partitions or settings.topic_partitions)
-    tp = TP(table.changelog_topic.get_topic_name(), partition)
-    url = app.assignor._tps_url.get(tp)  # type: ignore[attr-defined]
-    if not url:  # no assignment yet (worker starting or rebalancing)
-        raise NotReady("partition assignment in progress")
-    url = str(url).rstrip("/")
-    if url == str(app.conf.canonical_url).rstrip("/"):
-        return None
-    return url
-
-
-async def forward(request: Request, base_url: str, body: bytes | None = None,
-                  client: str | None = None) -> Response:
-    """Replay `request` on the owning worker and relay its JSON answer."""
-    headers = {"Content-Type": "application/json", FORWARDED_HEADER: _forward_token()}
-    if client is not None:
-        headers[CLIENT_HEADER] = client
-    if "Authorization" in request.headers:
-        headers["Authorization"] = request.headers["Authorization"]
-    if "X-Forwarded-For" in request.headers:
-        headers["X-Forwarded-For"] = request.headers["X-Forwarded-For"]
-    url = base_url + request.path_qs  # type: ignore[attr-defined]
-    timeout = aiohttp.ClientTimeout(total=15)
-    try:
-        async with app.http_client.request(
-            request.method, url, data=body, headers=headers, timeout=timeout
-        ) as resp:
-            payload = await resp.read()
-            out_headers = {k: v for k, v in resp.headers.items() if k in ("Retry-After",)}
-            return aioweb.Response(  # type: ignore[return-value]
-                body=payload, status=resp.status, content_type="application/json",
-                headers=out_headers,
-            )
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise NotReady("owning worker unreachable; retry") from exc
-
-
-def _forward_token() -> str:
-    """Proof that a request was forwarded by a peer worker (shared cluster secret)."""
-    secret = settings.cluster_secret_value()
-    return hmac.new(secret.encode(), b"pipeline-forward", hashlib.sha256).hexdigest()
-
-
-def was_forwarded(request: Request) -> bool:
-    given = request.headers.get(FORWARDED_HEADER, "").encode("utf-8", "replace")
-    return hmac.compare_digest(given, _forward_token().encode())

@@ -8,41 +8,37 @@ import psutil
 from aiohttp import web as aioweb
 from faust.web import Request, Response
 
-from pipeline import queues
-from pipeline.app import app, metrics
-from pipeline.broker import probe
 from pipeline.web.base import ApiView
 
-_STARTED = time.monotonic()
 _PROCESS = psutil.Process()
 
 
-@app.page("/health")
 class Health(ApiView):
     """Liveness with real broker reachability and queue figures."""
 
     requires_auth = False
 
     async def get(self, request: Request) -> Response:
-        broker_ok = probe.ok
+        deps = self.deps
+        broker_ok = deps.probe.ok
         body = {
             "status": "ok" if broker_ok else "degraded",
-            "uptime_s": round(time.monotonic() - _STARTED, 1),
+            "uptime_s": round(time.monotonic() - deps.started, 1),
             "memory": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)},
             "broker": broker_ok,
             "queues": {"parse": {"waiting": 0, "active": 0},
-                       "prewarm": {"waiting": 0, "active": 0}} | queues.snapshot(),
+                       "prewarm": {"waiting": 0, "active": 0}} | deps.queue_figures(),
         }
         return self.json(body, status=200 if broker_ok else 503)
 
 
-@app.page("/metrics")
 class MetricsView(ApiView):
     """Prometheus text format."""
 
     requires_auth = False
 
     async def get(self, request: Request) -> Response:
+        metrics = self.deps.metrics
         metrics.up.set(1)
         return aioweb.Response(  # type: ignore[return-value]
             body=metrics.render(), content_type="text/plain", charset="utf-8",

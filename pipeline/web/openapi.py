@@ -13,16 +13,17 @@ from typing import Any
 
 from faust.web import Request, Response
 
-from pipeline.app import app, settings
 from pipeline.errors import PipelineError
 from pipeline.media.score import KINDS
+from pipeline.records import JobStatus
+from pipeline.settings import Settings
 from pipeline.web.base import ApiView
 
 Schema = dict[str, Any]
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
-JOB_STATUSES = ["queued", "running", "done", "failed"]
+JOB_STATUSES = [status.value for status in JobStatus]
 # Largest S3/R2 object; larger sizes cannot be real (and do not fit the log's JSON).
 MAX_OBJECT_BYTES = 5 * 1024**4
 
@@ -118,7 +119,7 @@ def job_error_schema() -> Schema:
     return nullable(obj({"code": {"type": "string"}, "message": {"type": "string"}}))
 
 
-def playlist_schemas() -> dict[str, Schema]:
+def playlist_schemas(settings: Settings) -> dict[str, Schema]:
     ts = nullable({"type": "number"})
     links = obj({"self": {"type": "string"}}, additionalProperties={"type": "string"})
     counts = obj({k: {"type": "integer"} for k in ("live", "movie", "series")})
@@ -163,7 +164,7 @@ def playlist_schemas() -> dict[str, Schema]:
     }
 
 
-def media_schemas() -> dict[str, Schema]:
+def media_schemas(settings: Settings) -> dict[str, Schema]:
     ts = nullable({"type": "number"})
     score = {"type": "number", "description": "Priority: higher runs first."}
     status = {"type": "string", "enum": JOB_STATUSES}
@@ -220,14 +221,14 @@ def health_schema() -> Schema:
     })
 
 
-def components() -> dict[str, Any]:
+def components(settings: Settings) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, (name, description) in ERRORS.items():
         headers = {"Retry-After": RETRY_AFTER} if status in (429, 503) else None
         responses[name] = answer(description, ref("Error"), headers=headers)
     return {
-        "schemas": {"Error": error_schema(), **playlist_schemas(), **media_schemas(),
-                    "Health": health_schema()},
+        "schemas": {"Error": error_schema(), **playlist_schemas(settings),
+                    **media_schemas(settings), "Health": health_schema()},
         "responses": responses,
         "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer",
@@ -308,7 +309,7 @@ def service_paths() -> dict[str, Any]:
     }
 
 
-def build_document() -> dict[str, Any]:
+def build_document(settings: Settings) -> dict[str, Any]:
     """The whole OpenAPI document for this worker's settings."""
     return {
         "openapi": "3.0.3",
@@ -320,15 +321,14 @@ def build_document() -> dict[str, Any]:
         },
         "tags": [{"name": "playlist"}, {"name": "media"}, {"name": "service"}],
         "paths": {**playlist_paths(), **media_paths(), **service_paths()},
-        "components": components(),
+        "components": components(settings),
     }
 
 
-@app.page("/openapi.json")
 class OpenAPIView(ApiView):
     """The OpenAPI document (open, like /health)."""
 
     requires_auth = False
 
     async def get(self, request: Request) -> Response:
-        return self.json(build_document())
+        return self.json(build_document(self.deps.settings))

@@ -12,134 +12,118 @@ from typing import Any
 from aiohttp import web as aioweb
 from faust.web import Request, Response
 
-from agents.parse import queue
 from pipeline import storage
-from pipeline.app import app, metrics, settings
 from pipeline.errors import BadRequest, NotFound, NotReady, PipelineError
-from pipeline.jobs import ACTIVE, Decision, decide, job_answer
-from pipeline.netguard import AddressPolicy
-from pipeline.records import ParseRequest
-from pipeline.topics import parse_requests
+from pipeline.playlist.rules import ACTIVE, Decision, decide, job_answer
+from pipeline.records import JobStatus as Status
+from pipeline.records import ParseRequest, PlaylistJob
 from pipeline.urls import job_id_for, validate_playlist_url
-from pipeline.web.base import (
-    ApiView,
-    forward,
-    owner_url,
-    read_json,
-    require_broker,
-    send_or_503,
-)
+from pipeline.web.base import ApiView, read_json, require_broker, send_or_503
+from pipeline.web.deps import WebDeps
 from pipeline.web.preflight import refuse_private_target
-from pipeline.web.ratelimit import check_rate, submitter
-from tables.playlist_jobs import playlist_jobs
 
-TABLE = "playlist_jobs"
-# Requests produced here but not yet applied by the agent: dedupes a burst of
-# identical submits that arrive before the first one reaches the table.
-_pending: dict[str, float] = {}
-PENDING_TTL_S = 30.0
 # How long a submit waits for its request to be applied, so `position` is real.
 APPLY_WAIT_S = 3.0
-_policy = AddressPolicy.from_settings(settings)
 
 
-def _get_job(job_id: str) -> Any:
-    row = playlist_jobs.get(job_id)
+def _get_job(deps: WebDeps, job_id: str) -> PlaylistJob:
+    row = deps.playlist_jobs.get(job_id)
     if row is None:
         raise NotFound(f"no job {job_id}")
     return row
 
 
-@app.page("/api/playlist/parse")
 class SubmitParse(ApiView):
     """POST {"url", "force"}: queue a parse (deduplicated by the job's owner)."""
 
     async def post(self, request: Request) -> Response:
-        body = await read_json(request)
-        url = validate_playlist_url(body.get("url"), settings.max_url_length)
+        deps = self.deps
+        body = await read_json(request, deps.settings)
+        url = validate_playlist_url(body.get("url"), deps.settings.max_url_length)
         force = body.get("force", False)
         if not isinstance(force, bool):
             raise BadRequest("`force` must be true or false")
-        await refuse_private_target(url, _policy)
-        require_broker()
+        await refuse_private_target(url, deps.policy)
+        require_broker(deps.probe)
         job_id = job_id_for(url)
-        client = submitter(request)
-        owner = owner_url(TABLE, job_id)
+        client = deps.rate.submitter(request)
+        owner = deps.router.route(request, deps.playlist_jobs, job_id)
         if owner is not None:
-            return await forward(request, owner, json.dumps(body).encode(), client)
-        status, answer = await submit_local(job_id, url, force, client)
-        metrics.parse_requests.labels(outcome=answer.pop("_outcome")).inc()
+            return await deps.router.forward(request, owner, json.dumps(body).encode(), client)
+        status, answer = await submit_local(deps, job_id, url, force, client)
+        deps.metrics.parse_requests.labels(outcome=answer.pop("_outcome")).inc()
         return self.json(answer, status=status)
 
 
-async def submit_local(job_id: str, url: str, force: bool, client: str) -> tuple[int, dict]:
+async def submit_local(deps: WebDeps, job_id: str, url: str, force: bool,
+                       client: str) -> tuple[int, dict]:
     """Answer a submit on the worker that owns the job."""
     now = time.time()
-    row = playlist_jobs.get(job_id)
-    decision = decide(row, force=force, replay=False, now=now, ttl_s=settings.result_ttl_s)
-    pending = _pending.get(job_id, 0) > now - PENDING_TTL_S
+    row = deps.playlist_jobs.get(job_id)
+    decision = decide(row, force=force, replay=False, now=now,
+                      ttl_s=deps.settings.result_ttl_s)
+    pending = deps.pending.is_pending(job_id, now)
     if decision is Decision.FRESH:
-        return 200, {**_answer(row), "deduplicated": True, "_outcome": "cached"}
+        return 200, {**_answer(deps, row), "deduplicated": True, "_outcome": "cached"}
     if decision is Decision.IN_FLIGHT or pending:
-        return 202, {**_answer(row, job_id), "deduplicated": True, "_outcome": "deduplicated"}
-    await check_rate(client)  # only work-starting submits count
-    _pending[job_id] = now
+        return 202, {**_answer(deps, row, job_id), "deduplicated": True,
+                     "_outcome": "deduplicated"}
+    await deps.rate.check(client)  # only work-starting submits count
+    deps.pending.add(job_id, now)
     request_id = uuid.uuid4().hex
     try:
-        await send_or_503(parse_requests, job_id, ParseRequest(
+        await send_or_503(deps.topics.parse_requests, job_id, ParseRequest(
             url=url, force=force, requested_at=now, client=client, request_id=request_id))
     except NotReady:
-        _pending.pop(job_id, None)
+        deps.pending.done(job_id)
         raise
-    row = await _wait_applied(job_id, request_id)
-    _pending.pop(job_id, None)
-    return 202, {**_answer(row, job_id), "deduplicated": False, "_outcome": "accepted"}
+    row = await _wait_applied(deps, job_id, request_id)
+    deps.pending.done(job_id)
+    return 202, {**_answer(deps, row, job_id), "deduplicated": False, "_outcome": "accepted"}
 
 
-async def _wait_applied(job_id: str, request_id: str) -> Any:
+async def _wait_applied(deps: WebDeps, job_id: str, request_id: str) -> PlaylistJob | None:
     deadline = time.monotonic() + APPLY_WAIT_S
     while time.monotonic() < deadline:
-        row = playlist_jobs.get(job_id)
+        row = deps.playlist_jobs.get(job_id)
         if row is not None and row.request_id == request_id:
             return row
         await asyncio.sleep(0.02)
     return None
 
 
-def _answer(row: Any, job_id: str = "") -> dict[str, Any]:
+def _answer(deps: WebDeps, row: PlaylistJob | None, job_id: str = "") -> dict[str, Any]:
     job_id = row.job_id if row is not None else job_id
-    status = row.status if row is not None else "queued"
+    status = row.status if row is not None else Status.QUEUED
     return {"job_id": job_id, "status": status,
-            "position": queue.position(job_id) if status in ACTIVE else None,
+            "position": deps.parse.position(job_id) if status in ACTIVE else None,
             "links": {"self": f"/api/playlist/jobs/{job_id}"}}
 
 
-@app.page("/api/playlist/jobs/{job_id}")
 class JobStatus(ApiView):
     """GET a job's status, answered by the worker that owns it."""
 
     async def get(self, request: Request, job_id: str) -> Response:
-        owner = owner_url(TABLE, job_id)
+        owner = self.deps.router.route(request, self.deps.playlist_jobs, job_id)
         if owner is not None:
-            return await forward(request, owner)
-        row = _get_job(job_id)
-        position = queue.position(job_id) if row.status in ACTIVE else None
+            return await self.deps.router.forward(request, owner)
+        row = _get_job(self.deps, job_id)
+        position = self.deps.parse.position(job_id) if row.status in ACTIVE else None
         headers = {"Retry-After": "1"} if row.status in ACTIVE else {}
         return self.json(job_answer(row, position), headers=headers)
 
 
-@app.page("/api/playlist/jobs/{job_id}/items")
 class JobItems(ApiView):
     """GET the parsed items as NDJSON, streamed from object storage."""
 
     async def get(self, request: Request, job_id: str) -> Any:
-        uri = await _result_uri(request, job_id)
+        uri = await _result_uri(self.deps, request, job_id)
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "")
         resp = aioweb.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         if gzip_ok:
             resp.headers["Content-Encoding"] = "gzip"
-        async with storage.open_client(settings) as s3:
+        async with storage.open_client(self.deps.settings) as s3:
             chunks = storage.iter_object(s3, bucket, key)
             first = await anext(chunks, b"")  # fail as JSON before headers are sent
             await resp.prepare(request)  # type: ignore[arg-type]
@@ -154,14 +138,15 @@ class JobItems(ApiView):
         return resp
 
 
-async def _result_uri(request: Request, job_id: str) -> str:
-    owner = owner_url(TABLE, job_id)
+async def _result_uri(deps: WebDeps, request: Request, job_id: str) -> str:
+    owner = deps.router.route(request, deps.playlist_jobs, job_id)
     if owner is None:
-        row = _get_job(job_id)
-        uri = row.result_uri if row.status == "done" else ""
+        row = _get_job(deps, job_id)
+        uri = row.result_uri if row.status == Status.DONE else ""
     else:
-        answer = await forward(request.clone(rel_url=f"/api/playlist/jobs/{job_id}"),  # type: ignore[attr-defined]
-                               owner)
+        answer = await deps.router.forward(
+            request.clone(rel_url=f"/api/playlist/jobs/{job_id}"),  # type: ignore[attr-defined]
+            owner)
         doc = json.loads(answer.body)  # type: ignore[attr-defined]
         if answer.status != 200:
             err = doc.get("error", {})

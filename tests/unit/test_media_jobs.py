@@ -2,57 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from pipeline.errors import BadRequest, URLRefused
 from pipeline.media import jobs
+from pipeline.records import MediaJob, PrewarmEvent
 from pipeline.settings import ScoreWeights
 
 W = ScoreWeights()
 NOW = 1_700_000_000.0
 
 
-@dataclass(frozen=True)
-class Row:
-    media_id: str = "m1"
-    bucket: str = "media"
-    key: str = "a.jpg"
-    status: str = "queued"
-    size: int = 1000
-    kind: str = "photo"
-    content_type: str = ""
-    uploaded_at: float = NOW
-    destination: str | None = None
-    score: float = 0.0
-    attempts: int = 0
-    run_id: str = "r1"
-    created_at: float = NOW
-    not_before: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-    destination_ref: str | None = None
-    error: dict[str, Any] | None = None
-    duration_s: float = 0.0
-    bytes: int = 0
-
-    def derive(self, **fields: Any) -> Row:
-        return dataclasses.replace(self, **fields)
+def Row(**fields: Any) -> MediaJob:  # reads like the record it builds
+    """A media job row with test defaults (the real record, not a copy of its fields)."""
+    base = {"media_id": "m1", "bucket": "media", "key": "a.jpg", "status": "queued",
+            "size": 1000, "kind": "photo", "uploaded_at": NOW, "run_id": "r1",
+            "created_at": NOW}
+    return MediaJob(**{**base, **fields})
 
 
-@dataclass
-class Ev:
-    kind: str
-    run_id: str = "r1"
-    at: float = NOW + 5
-    attempts: int = 1
-    duration_s: float = 0.5
-    bytes: int = 1000
-    destination_ref: str | None = None
-    error: dict[str, Any] | None = None
+def Ev(kind: str, **fields: Any) -> PrewarmEvent:
+    base = {"media_id": "m1", "run_id": "r1", "at": NOW + 5, "attempts": 1,
+            "duration_s": 0.5, "bytes": 1000}
+    return PrewarmEvent(kind=kind, **{**base, **fields})
 
 
 def _valid(**body: Any) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from typing import Any
 import schemathesis
 from schemathesis.core.result import Ok
 
-from pipeline.app import app
 from pipeline.errors import PipelineError
-from pipeline.web.openapi import build_document, error_codes
+from pipeline.web.openapi import build_document as build_for
+from pipeline.web.openapi import error_codes
+from pipeline.worker import app, settings
 
 # Faust adds its own pages (/router, /table, ...); the API is what lives under these.
 OWN_PREFIXES = ("/api/", "/health", "/metrics", "/openapi.json")
@@ -28,6 +29,10 @@ def registered_routes() -> set[tuple[str, str]]:
         if _ours(path) and route.method not in IGNORED_METHODS:
             routes.add((route.method, path))
     return routes
+
+
+def build_document() -> dict[str, Any]:
+    return build_for(settings)
 
 
 def documented_routes(doc: dict[str, Any]) -> set[tuple[str, str]]:

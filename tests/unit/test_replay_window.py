@@ -150,8 +150,11 @@ def test_start_offsets_trust_real_answers_and_fall_back_on_missing_timestamps() 
 def test_cli_topic_names_match_the_app(tmp_path: Path) -> None:
     """The CLI names topics without loading the Faust app; they must agree with it."""
     code = (
-        "import json; from pipeline.app import app; from pipeline.topics import "
-        "all_topic_names; print(json.dumps([all_topic_names(), sorted("
+        "import json; from pipeline.worker import app, worker; print(json.dumps(["
+        "[t.get_topic_name() for t in (worker.topics.parse_requests, "
+        "worker.topics.parse_events, worker.topics.parse_results, worker.topics.parse_dlq, "
+        "worker.topics.media_uploads, worker.topics.prewarm_events, "
+        "worker.topics.prewarm_results, worker.topics.media_dlq)], sorted("
         "t.changelog_topic.get_topic_name() for t in app.tables.values())]))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}

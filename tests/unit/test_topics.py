@@ -7,8 +7,8 @@ an agent then crashes with PartitionsMismatch on its first record.
 
 from __future__ import annotations
 
-from pipeline.app import app, settings
-from pipeline.topics import all_topic_names
+from pipeline.topic_names import topic_names
+from pipeline.worker import app, settings, worker
 
 
 def _agent_topics() -> dict[str, object]:
@@ -28,7 +28,14 @@ def test_agent_source_topics_are_declared_with_our_partitions() -> None:
 
 
 def test_every_pipeline_topic_is_read_by_an_agent_or_declared_as_output() -> None:
-    from pipeline.topics import media_dlq, parse_dlq, parse_results, prewarm_results
+    outputs = {t.get_topic_name() for t in worker.topics.outputs()}
+    assert set(topic_names(settings).all()) <= set(_agent_topics()) | outputs
 
-    outputs = {t.get_topic_name() for t in (parse_results, parse_dlq, prewarm_results, media_dlq)}
-    assert set(all_topic_names()) <= set(_agent_topics()) | outputs
+
+def test_topic_names_follow_the_events_and_dlq_rule() -> None:
+    names = topic_names(settings)
+    assert names.parse_events == settings.topic_parse_requests + ".events"
+    assert names.parse_dlq == settings.topic_parse_requests + ".dlq"
+    assert names.prewarm_events == settings.topic_media_uploads + ".events"
+    assert names.media_dlq == settings.topic_media_uploads + ".dlq"
+    assert len(set(names.all())) == 8 and set(names.roles()) == set(names.all())

@@ -98,11 +98,6 @@ class ParsePool:
         else:
             proc.kill()
 
-    def close(self) -> None:
-        for proc in self.idle:
-            proc.kill()
-        self.idle.clear()
-
     async def run(self, spec: ParseSpec, on_progress: ProgressFn) -> Outcome:
         """Run one parse in a pooled process; cancelling this kills that process."""
         proc = self._take()

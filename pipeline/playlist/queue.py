@@ -1,6 +1,6 @@
 """The per-worker parse queue: FIFO of waiting jobs plus the set running now.
 
-Plain data structure (no Faust): the scheduler in `agents.parse` drives it.
+Plain data structure (no Faust): `pipeline.playlist.service.ParseService` drives it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,3 @@ class ParseQueue:
             if key == job_id:
                 return index
         return None
-
-    def stats(self) -> dict[str, int]:
-        return {"waiting": len(self.waiting), "active": len(self.running)}

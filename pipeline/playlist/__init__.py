@@ -1,0 +1,1 @@
+"""Playlist parsing: pure rules, the per-worker queue, the process pool and the service."""
