@@ -28,6 +28,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy pipeline agents tables
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest
