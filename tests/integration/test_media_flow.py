@@ -77,7 +77,8 @@ def destination() -> Iterator[Destination]:
     loop = asyncio.new_event_loop()
     app = web.Application(client_max_size=1 << 40)
     app.router.add_route("*", "/{tail:.*}", dest.handle)
-    runner = web.AppRunner(app, access_log=None)
+    # Short shutdown: a worker still pushing when the test ends must not hold teardown.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
     loop.run_until_complete(site.start())
