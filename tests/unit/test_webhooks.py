@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +109,48 @@ def test_schedule_is_bounded_in_total_time() -> None:
     while (at := s.next_at(attempt, 0, now, 0.9)) is not None:
         now, attempt, total = at, attempt + 1, total + 1
     assert now <= 60 and total < 10
+
+
+# --- docs/events.md: the receiver example and the sample request verify
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
+
+
+def _doc_block(lang: str, marker: str) -> str:
+    blocks = re.findall(rf"```{lang}\n(.*?)```", DOC, flags=re.S)
+    return next(block for block in blocks if marker in block)
+
+
+def _doc_request() -> tuple[dict[str, str], bytes]:
+    head, _, body = _doc_block("http", "webhook-id").partition("\n\n")
+    headers = dict(line.split(": ", 1) for line in head.splitlines()[1:])
+    return headers, body.strip().encode()
+
+
+def test_docs_sample_request_is_signed_with_the_docs_secret() -> None:
+    namespace: dict[str, object] = {}
+    exec(_doc_block("python", "def verify_webhook"), namespace)
+    secret = str(namespace["SECRET"])
+    headers, body = _doc_request()
+    stamp = int(headers["webhook-timestamp"])
+    assert verify(secret, headers, body, now=stamp) == headers["webhook-id"]
+    assert sign(secret, headers["webhook-id"], stamp, body) == headers["webhook-signature"]
+
+
+def test_docs_receiver_example_accepts_ours_and_refuses_forgeries() -> None:
+    namespace: dict[str, object] = {}
+    exec(_doc_block("python", "def verify_webhook"), namespace)
+    check = namespace["verify_webhook"]
+    assert callable(check)
+    secret = str(namespace["SECRET"])
+    body = payload("playlist.job.done", {"job_id": "j", "status": "done"}, time.time())
+    headers = signed_headers(["other-secret", secret], "msg_1", int(time.time()), body)
+    assert check(headers, body) == "msg_1"
+    for bad_body, bad_headers in [
+        (body + b" ", headers),
+        (body, {**headers, "webhook-timestamp": str(int(time.time()) - 3600)}),
+        (body, signed_headers("other-secret", "msg_1", int(time.time()), body)),
+        (body, {k: v for k, v in headers.items() if k != "webhook-id"}),
+    ]:
+        with pytest.raises(ValueError):
+            check(bad_headers, bad_body)
