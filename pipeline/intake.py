@@ -257,6 +257,8 @@ def _decode(record: RawRecord, rules: IntakeRules, now: float, known: frozenset[
         # URLRefused: well-formed but against policy (scheme, bucket, destination).
         reason = REFUSED if isinstance(exc, URLRefused) else BAD_FIELD
         return Rejected(reason, exc.message, record, exc.code)
+    except ValueError as exc:  # e.g. urlsplit() on "http://[::1" inside a validator
+        return Rejected(BAD_FIELD, f"a field cannot be parsed: {exc}", record, "bad_request")
     return Accepted(key, value, key_state(record.key, key), unknown)
 
 

@@ -7,8 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.intake import (
+    MEDIA_FIELDS,
+    PARSE_FIELDS,
+    REASONS,
     Accepted,
     IntakeRules,
     RawRecord,
@@ -190,8 +195,44 @@ def test_allowed_destination_passes() -> None:
 def test_rules_from_settings() -> None:
     from pipeline.settings import Settings
 
-    settings = Settings(topic_partitions=4, media_bucket="m", media_source_buckets=["x"])
-    rules = IntakeRules.from_settings(settings)
+    conf = Settings(topic_partitions=4, media_bucket="m", media_source_buckets=["x"])
+    rules = IntakeRules.from_settings(conf)
     assert rules.partitions == 4 and rules.allowed_buckets == frozenset({"m", "x"})
-    assert rules.max_bytes == settings.max_body_bytes
-    assert settings.results_bucket in rules.protected_buckets
+    assert rules.max_bytes == conf.max_body_bytes
+    assert conf.results_bucket in rules.protected_buckets
+
+
+def test_unparseable_destination_is_a_bad_field_not_a_crash() -> None:
+    got = rejected(media({**UPLOAD, "destination": "http://[::1"}), "bad_field")
+    assert got.error_code == "bad_request"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=4),
+    max_leaves=12)
+_field_names = st.sampled_from([*sorted(PARSE_FIELDS | MEDIA_FIELDS), "zz", "url "])
+
+
+@settings(max_examples=120, deadline=None)
+@given(value=st.binary(max_size=300) | st.none(), key=st.binary(max_size=40) | st.none())
+def test_any_bytes_are_accepted_or_rejected_never_raised(value: bytes | None,
+                                                         key: bytes | None) -> None:
+    for decode in (decode_parse_request, decode_media_upload):
+        got = decode(RawRecord("t", 0, 0, key, value), RULES, NOW)
+        assert isinstance(got, Accepted | Rejected)
+        if isinstance(got, Rejected):
+            assert got.reason in REASONS
+            json.dumps(got.dead_letter(at=NOW))
+
+
+@settings(max_examples=120, deadline=None)
+@given(body=st.dictionaries(_field_names, _json | st.text(max_size=60), max_size=8))
+def test_any_object_is_accepted_or_rejected_never_raised(body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    for decode in (decode_parse_request, decode_media_upload):
+        got = decode(RawRecord("t", 0, 0, None, raw), RULES, NOW)
+        assert isinstance(got, Accepted | Rejected)
+        if isinstance(got, Rejected):
+            assert got.reason in REASONS
