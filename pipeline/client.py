@@ -206,7 +206,7 @@ class AsyncClient:
 
     async def poll(self, job_id: str, on_progress: ProgressCallback | None = None,
                    timeout: float | None = None) -> Job:
-        """Poll until the job is `done` (returned) or `failed` (its error raised).
+        """Poll until the job is `done` (returned) or `failed` / `cancelled` (raised).
 
         The pace follows the server's `Retry-After` when given, else backs off
         from 0.25 s to 5 s. `on_progress(job)` sees every answer. A brief outage
@@ -419,6 +419,11 @@ class Client:
              timeout: float | None = None) -> Job:
         """See `AsyncClient.wait`."""
         return self._run(self._api.wait(job_id, on_progress, timeout))
+
+    def poll(self, job_id: str, on_progress: ProgressCallback | None = None,
+             timeout: float | None = None) -> Job:
+        """See `AsyncClient.poll`."""
+        return self._run(self._api.poll(job_id, on_progress, timeout))
 
     def items(self, job_id: str) -> Iterator[dict[str, Any]]:
         """See `AsyncClient.items`; a generator (close it to stop early)."""
