@@ -22,6 +22,8 @@ HEADERS = {
 # A Last-Event-ID longer than this is not one of ours (ids are decimal sequence numbers).
 MAX_ID_CHARS = 20
 _FORBIDDEN = ("\n", "\r", "\0")
+# The decoder refuses a line or an event larger than this (a broken or hostile server).
+MAX_EVENT_BYTES = 1024 * 1024
 _EOL = re.compile(rb"\r\n|\r|\n")
 
 
@@ -101,11 +103,17 @@ class Decoder:
     def _reset(self) -> None:
         self._event = ""
         self._data: list[str] = []
+        self._size = 0
         self._retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[Event]:
-        """The events completed by `chunk` (a partial event waits for more bytes)."""
+        """The events completed by `chunk` (a partial event waits for more bytes).
+
+        Raises ValueError for a line or event over MAX_EVENT_BYTES.
+        """
         self._buffer += chunk
+        if len(self._buffer) > MAX_EVENT_BYTES:
+            raise ValueError(f"event stream line longer than {MAX_EVENT_BYTES} bytes")
         events: list[Event] = []
         for line in self._lines():
             done = self._line(line)
@@ -141,6 +149,9 @@ class Decoder:
         if name == "event":
             self._event = value
         elif name == "data":
+            self._size += len(value) + 1
+            if self._size > MAX_EVENT_BYTES:
+                raise ValueError(f"event stream event larger than {MAX_EVENT_BYTES} bytes")
             self._data.append(value)
         elif name == "id" and "\0" not in value:
             self.last_id = value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.sse import (
+    MAX_EVENT_BYTES,
     Decoder,
     Event,
     encode_event,
@@ -92,3 +93,13 @@ def test_unfinished_event_waits_for_the_blank_line() -> None:
     assert decoder.feed(b"data: half") == []
     assert decoder.feed(b"\n") == []
     assert decoder.feed(b"\n") == [Event(data="half")]
+
+
+def test_decoder_memory_is_bounded() -> None:
+    with pytest.raises(ValueError, match="line longer"):
+        Decoder().feed(b"data: " + b"x" * (MAX_EVENT_BYTES + 1))
+    decoder = Decoder()
+    line = b"data: " + b"x" * 1000 + b"\n"
+    with pytest.raises(ValueError, match="event larger"):
+        for _ in range(MAX_EVENT_BYTES // 1000 + 2):
+            decoder.feed(line)
