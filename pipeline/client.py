@@ -2,7 +2,9 @@
 
     async with AsyncClient() as api:        # PIPELINE_API_URL, else 127.0.0.1:PIPELINE_WEB_PORT
         job = await api.submit("http://example.com/list.m3u")
-        done = await api.wait(job["job_id"], on_progress=print)
+        done = await api.wait(job["job_id"], on_progress=print)   # follows SSE, else polls
+        async for event in api.events(job["job_id"]):             # queued, started, ... done
+            print(event.event, event.json())
         async for item in api.items(job["job_id"]):
             ...
 
@@ -11,9 +13,9 @@
 
 Answers are the API's JSON documents (docs/architecture.md, "HTTP API"). A non-2xx answer
 is raised as the typed error of its `error.code` (`pipeline.errors.error_class`)
-with that code in `exc.code`; a job that ends `failed` makes `wait()` raise its
-error, the final job document in `exc.details["job"]`. An unreachable API is
-`NotReady`.
+with that code in `exc.code`; a job that ends `failed` or `cancelled` makes
+`wait()` raise its error, the final job document in `exc.details["job"]`. An
+unreachable API is `NotReady`. Event streams: docs/events.md.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 import aiohttp
 
+from pipeline import sse
 from pipeline.errors import (
     BadRequest,
     NotFound,
@@ -43,7 +47,13 @@ T = TypeVar("T")
 Job = dict[str, Any]
 ProgressCallback = Callable[[Job], None]
 
-TERMINAL = ("done", "failed")
+TERMINAL = ("done", "failed", "cancelled")
+# A server without the event stream answers these; wait() then polls.
+STREAM_REFUSED = (404, 405, 501)
+# The server sends a heartbeat every 15 s: this long without a byte means the stream is dead.
+STREAM_IDLE_S = 45.0
+# Pause before reconnecting a broken stream unless the server's `retry:` says otherwise.
+RECONNECT_S = 1.0
 # Poll pacing when the server gives no Retry-After: start fast, back off to a ceiling.
 POLL_MIN_S, POLL_MAX_S, POLL_FACTOR = 0.25, 5.0, 1.5
 # wait() rides out an unreachable / not-ready / rate-limited API for this long (a restart).
@@ -74,10 +84,17 @@ def api_error(status: int, body: Any, retry_after: float | None = None) -> Pipel
     return exc
 
 
+class EventsUnavailable(PipelineError):
+    """The server refused the event stream (no such route, or nothing listening)."""
+
+    code, http_status = "events_unavailable", 501
+
+
 def job_error(job: Job) -> PipelineError:
-    """The typed error of a failed job; the job document rides in `details["job"]`."""
+    """The typed error of a failed or cancelled job; the document rides in `details["job"]`."""
     err = job.get("error") or {}
-    code = str(err.get("code") or "job_error")
+    code = str(err.get("code") or ("cancelled" if job.get("status") == "cancelled"
+                                   else "job_error"))
     exc = error_class(code)(str(err.get("message") or code))
     exc.code = code
     exc.details["job"] = job
@@ -157,7 +174,39 @@ class AsyncClient:
 
     async def wait(self, job_id: str, on_progress: ProgressCallback | None = None,
                    timeout: float | None = None) -> Job:
-        """Poll until the job is `done` (returned) or `failed` (its error raised).
+        """Follow the job's events until it is `done` (returned) or `failed` /
+        `cancelled` (its error raised); `on_progress(job)` sees every job document.
+
+        When the server refuses the stream (404/405/501, connection refused),
+        polls instead (:meth:`poll`). Past `timeout` seconds, `TimeoutError`.
+        """
+        clock = asyncio.get_running_loop().time
+        deadline = None if timeout is None else clock() + timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._wait_events(job_id, on_progress)
+        except EventsUnavailable:
+            pass
+        except TimeoutError:
+            raise TimeoutError(f"job {job_id} still not finished after {timeout} s") from None
+        left = None if deadline is None else max(0.0, deadline - clock())
+        return await self.poll(job_id, on_progress, left)
+
+    async def _wait_events(self, job_id: str, on_progress: ProgressCallback | None) -> Job:
+        async with aclosing(self.events(job_id)) as stream:
+            async for event in stream:
+                job = _event_job(event)
+                if job is not None and on_progress is not None:
+                    on_progress(job)
+                if event.event in TERMINAL:
+                    if job is None or job.get("status") != event.event:
+                        job = await self.status(job_id)
+                    return _outcome(job)
+        return _outcome(await self.status(job_id))  # not reached: streams end on a final event
+
+    async def poll(self, job_id: str, on_progress: ProgressCallback | None = None,
+                   timeout: float | None = None) -> Job:
+        """Poll until the job is `done` (returned) or `failed` / `cancelled` (raised).
 
         The pace follows the server's `Retry-After` when given, else backs off
         from 0.25 s to 5 s. `on_progress(job)` sees every answer. A brief outage
@@ -198,6 +247,73 @@ class AsyncClient:
                 raise
             return None, None
         return dict(doc), hint
+
+    def events(self, job_id: str,
+               last_event_id: str | None = None) -> AsyncGenerator[sse.Event, None]:
+        """The job's events (`GET /api/playlist/jobs/{id}/events`) up to the final one.
+
+        A broken stream is reconnected with `Last-Event-ID`, so no event is
+        missed; `EventsUnavailable` when the server has no stream.
+        """
+        return self._follow(f"/api/playlist/jobs/{job_id}/events", last_event_id)
+
+    def media_events(self, media_id: str,
+                     last_event_id: str | None = None) -> AsyncGenerator[sse.Event, None]:
+        """The media job's events (`GET /api/media/{id}/events`); see `events`."""
+        return self._follow(f"/api/media/{media_id}/events", last_event_id)
+
+    async def _follow(self, path: str,
+                      last_id: str | None) -> AsyncGenerator[sse.Event, None]:
+        clock = asyncio.get_running_loop().time
+        # `reconnect_s` lasts across connections, as in a browser's EventSource.
+        reconnect_s, trouble_since, connected = RECONNECT_S, None, False
+        while True:
+            pause = None
+            try:
+                resp = await self._open_stream(path, last_id, first=not connected)
+                connected, decoder = True, sse.Decoder()
+                try:
+                    async for chunk in resp.content.iter_any():
+                        for event in decoder.feed(chunk):
+                            last_id, trouble_since = event.id or last_id, None
+                            yield event
+                            if event.event in TERMINAL:
+                                return
+                finally:
+                    resp.close()  # a half-read stream must not go back to the pool
+                    if decoder.retry_ms is not None:
+                        reconnect_s = decoder.retry_ms / 1000
+            except (NotReady, RateLimited) as exc:
+                pause = float(exc.retry_after)
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            trouble_since = trouble_since or clock()
+            if clock() - trouble_since > TRANSIENT_GIVE_UP_S:
+                raise NotReady(f"event stream {path} from {self.base_url} lost")
+            await asyncio.sleep(reconnect_s if pause is None else pause)
+
+    async def _open_stream(self, path: str, last_id: str | None,
+                           first: bool) -> aiohttp.ClientResponse:
+        headers = {"Accept": sse.CONTENT_TYPE, "Cache-Control": "no-cache"}
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout.total,
+                                        sock_read=STREAM_IDLE_S)
+        try:
+            resp = await self._http().get(self.base_url + path, headers=headers,
+                                          timeout=timeout)
+        except aiohttp.ClientConnectorError as exc:
+            if first and isinstance(exc.os_error, ConnectionRefusedError):
+                raise EventsUnavailable(f"nothing listens at {self.base_url}") from exc
+            raise
+        kind = resp.headers.get("Content-Type", "")
+        if resp.status in STREAM_REFUSED or (resp.status < 300 and sse.CONTENT_TYPE not in kind):
+            resp.close()
+            raise EventsUnavailable(f"{path} is not an event stream (HTTP {resp.status})")
+        if resp.status >= 300:
+            raw = await resp.read()
+            raise api_error(resp.status, _loads_or_empty(raw), _retry_after(resp.headers))
+        return resp
 
     async def items(self, job_id: str) -> AsyncGenerator[dict[str, Any], None]:
         """The parsed items of a done job, streamed (gzip on the wire)."""
@@ -253,9 +369,18 @@ async def _next(stream: AsyncIterator[T]) -> T:
 
 
 def _outcome(job: Job) -> Job:
-    if job.get("status") == "failed":
+    if job.get("status") in ("failed", "cancelled"):
         raise job_error(job)
     return job
+
+
+def _event_job(event: sse.Event) -> Job | None:
+    """The job document an event carries (docs/events.md), or None."""
+    try:
+        doc = event.json()
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 class Client:
@@ -295,9 +420,25 @@ class Client:
         """See `AsyncClient.wait`."""
         return self._run(self._api.wait(job_id, on_progress, timeout))
 
+    def poll(self, job_id: str, on_progress: ProgressCallback | None = None,
+             timeout: float | None = None) -> Job:
+        """See `AsyncClient.poll`."""
+        return self._run(self._api.poll(job_id, on_progress, timeout))
+
     def items(self, job_id: str) -> Iterator[dict[str, Any]]:
         """See `AsyncClient.items`; a generator (close it to stop early)."""
-        stream = self._api.items(job_id)
+        return self._iterate(self._api.items(job_id))
+
+    def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[sse.Event]:
+        """See `AsyncClient.events`; a generator (close it to stop early)."""
+        return self._iterate(self._api.events(job_id, last_event_id))
+
+    def media_events(self, media_id: str,
+                     last_event_id: str | None = None) -> Iterator[sse.Event]:
+        """See `AsyncClient.media_events`."""
+        return self._iterate(self._api.media_events(media_id, last_event_id))
+
+    def _iterate(self, stream: AsyncGenerator[T, None]) -> Iterator[T]:
         try:
             while True:
                 try:
