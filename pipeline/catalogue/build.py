@@ -25,6 +25,9 @@ from pipeline.catalogue.layout import (
     BUCKETS,
     FORMAT,
     ID_RECORD,
+    ITEM_RECORD,
+    REPEAT,
+    REPEAT_COUNT,
     TYPE_BITS,
     gzip_member,
 )
@@ -33,7 +36,6 @@ if TYPE_CHECKING:
     from pipeline.catalogue.writer import CatalogueWriter
 
 _TYPE_NAMES = {b"l": "live", b"m": "movie", b"s": "series", b"o": "other"}
-_WIDTHS = (1, 8, 4)  # bytes per item of the type, digest and repeat parts
 
 
 class _Out:
@@ -73,9 +75,9 @@ def _id_section(writer: CatalogueWriter, out: _Out) -> tuple[list[list[int]], ar
 class _Blocks:
     """Cuts a group's items into blocks and writes each block's two members.
 
-    Item member: identity digests (8 bytes each), repeat numbers (uint32 LE
-    each), then the NDJSON lines. Name member: type codes (1 byte each), then
-    the folded names joined by line breaks.
+    Item member: the repeat table (count, then (index, repeat number) pairs),
+    one ITEM_RECORD per item, then the NDJSON lines. Name member: the type
+    codes (1 byte per item), then the folded names joined by line breaks.
     """
 
     def __init__(self, out: _Out, names: IO[bytes], seqs: array, ks: array) -> None:
@@ -83,32 +85,30 @@ class _Blocks:
         self.seqs, self.ks = seqs, ks
         self.table: list[list[int]] = []
 
-    def repeats(self, seqs: bytes) -> bytearray:
-        """The repeat numbers (uint32 LE) of the items with these seqs."""
-        out = bytearray(len(seqs))
-        numbers = array("I")
-        numbers.frombytes(seqs)
-        if not numbers:
-            return out
-        lo, hi = bisect_left(self.seqs, numbers[0]), bisect_right(self.seqs, numbers[-1])
-        if lo < hi:
-            where = {seq: i for i, seq in enumerate(numbers)}
-            for j in range(lo, hi):
-                i = where.get(self.seqs[j])
-                if i is not None:
-                    out[4 * i : 4 * i + 4] = self.ks[j].to_bytes(4, "little")
-        return out
+    def repeat_table(self, records: bytes) -> bytes:
+        """The block's (index, repeat number) pairs for repeated URLs."""
+        size = ITEM_RECORD.size
+        first = int.from_bytes(records[8:12], "little")
+        last = int.from_bytes(records[len(records) - size + 8 : len(records) - size + 12], "little")
+        lo, hi = bisect_left(self.seqs, first), bisect_right(self.seqs, last)
+        if lo >= hi:
+            return REPEAT_COUNT.pack(0)
+        where = {seq: i for i, (_d, seq, _c) in enumerate(ITEM_RECORD.iter_unpack(records))}
+        pairs = [(where[self.seqs[j]], self.ks[j]) for j in range(lo, hi)
+                 if self.seqs[j] in where]  # fmt: skip
+        return REPEAT_COUNT.pack(len(pairs)) + b"".join(REPEAT.pack(*p) for p in pairs)
 
-    def emit(self, lines: list[bytes], names: list[bytes], parts: list[bytes],
+    def emit(self, lines: list[bytes], names: list[bytes], records: bytes,
              counts: dict[str, int]) -> None:  # fmt: skip
-        types, digests, ks = parts
+        types = records[ITEM_RECORD.size - 1 :: ITEM_RECORD.size]
         mask = 0
         for code, bit in TYPE_BITS.items():
             n = types.count(code)
             if n:
                 mask |= bit
                 counts[_TYPE_NAMES[code]] = counts.get(_TYPE_NAMES[code], 0) + n
-        member = self.out.write(gzip_member(digests + ks + b"\n".join(lines) + b"\n"))
+        body = self.repeat_table(records) + records + b"\n".join(lines) + b"\n"
+        member = self.out.write(gzip_member(body))
         text = fold(b"\n".join(names).decode("utf-8", "surrogatepass"))
         folded = gzip_member(types + text.encode("utf-8", "surrogatepass"))
         self.names.write(folded)
@@ -116,28 +116,26 @@ class _Blocks:
         self.name_offset += len(folded)
 
     def group(self, writer: CatalogueWriter, gno: int) -> dict[str, Any]:
-        first, start = len(self.table), self.out.offset
+        first, start, size = len(self.table), self.out.offset, ITEM_RECORD.size
         counts: dict[str, int] = {}
         lines: list[bytes] = []
         names: list[bytes] = []
-        fixed = [b"", b"", b""]  # type codes, digests, repeat numbers
+        records = b""
         for chunk in writer.groups.chunks(gno):
             more, more_names = chunk[0].split(b"\n")[:-1], chunk[1].split(b"\n")[:-1]
-            if not len(more) == len(more_names) == len(chunk[2]) == len(chunk[4]) // 4:
-                raise BadCatalogue("group spill parts do not line up")
+            if not len(more) == len(more_names) == len(chunk[2]) // size:
+                raise BadCatalogue("group spill parts do not line up (a name with a line break?)")
             lines += more
             names += more_names
-            fixed = [fixed[0] + chunk[2], fixed[1] + chunk[3],
-                     fixed[2] + bytes(self.repeats(chunk[4]))]  # fmt: skip
+            records += chunk[2]
             cut = len(lines) - len(lines) % BLOCK_ITEMS
             for i in range(0, cut, BLOCK_ITEMS):
-                parts = [part[i * w : (i + BLOCK_ITEMS) * w]
-                         for part, w in zip(fixed, _WIDTHS, strict=True)]  # fmt: skip
-                self.emit(lines[i : i + BLOCK_ITEMS], names[i : i + BLOCK_ITEMS], parts, counts)
+                self.emit(lines[i : i + BLOCK_ITEMS], names[i : i + BLOCK_ITEMS],
+                          records[i * size : (i + BLOCK_ITEMS) * size], counts)  # fmt: skip
             del lines[:cut], names[:cut]
-            fixed = [part[cut * w :] for part, w in zip(fixed, _WIDTHS, strict=True)]
+            records = records[cut * size :]
         if lines:
-            self.emit(lines, names, fixed, counts)
+            self.emit(lines, names, records, counts)
         writer.groups.release(gno)
         return {"name": writer.group_names[gno], "items": writer.group_counts[gno],
                 "counts": counts, "first_block": first, "blocks": len(self.table) - first,

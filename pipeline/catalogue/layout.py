@@ -25,6 +25,10 @@ BLOCK_ITEMS = 256
 BUCKETS = 1024
 # One identity record: identity digest, content CRC-32, seq, group number, position.
 ID_RECORD = struct.Struct("<8sIIII")
+# One item's fixed part in a block: identity digest, seq, type code.
+ITEM_RECORD = struct.Struct("<8sIc")
+# The repeat table heading a block: count, then (item index, repeat number) pairs.
+REPEAT_COUNT, REPEAT = struct.Struct("<I"), struct.Struct("<II")
 TYPE_CODES = {"live": b"l", "movie": b"m", "series": b"s"}
 TYPE_BITS = {b"l": 1, b"m": 2, b"s": 4, b"o": 8}
 GZIP_LEVEL = 1

@@ -21,6 +21,9 @@ from pipeline.catalogue.identity import make_id, parse_id
 from pipeline.catalogue.layout import (
     BLOCK_ITEMS,
     ID_RECORD,
+    ITEM_RECORD,
+    REPEAT,
+    REPEAT_COUNT,
     TYPE_CODES,
     bucket_of,
     gunzip,
@@ -79,12 +82,15 @@ class Catalogue:
                                            for b, _ in wanted])  # fmt: skip
         for (block, which), data in zip(wanted, members, strict=True):
             n = self.blocks[block][5]
-            lines = data[12 * n :].split(b"\n")
+            (r,) = REPEAT_COUNT.unpack_from(data)
+            repeats = dict(REPEAT.iter_unpack(data[4 : 4 + 8 * r]))
+            records = data[4 + 8 * r : 4 + 8 * r + ITEM_RECORD.size * n]
+            lines = data[4 + 8 * r + ITEM_RECORD.size * n :].split(b"\n")
             if len(lines) != n + 1:
                 raise BadCatalogue("a block holds another item count than its index entry")
             for i in range(n) if which is None else which:
-                k = int.from_bytes(data[8 * n + 4 * i : 8 * n + 4 * i + 4], "little")
-                yield block, i, lines[i], make_id(data[8 * i : 8 * i + 8], k)
+                ident = records[ITEM_RECORD.size * i : ITEM_RECORD.size * i + 8]
+                yield block, i, lines[i], make_id(ident, repeats.get(i, 0))
 
     async def _names(self, window: list[int], qf: str, code: int | None, first: tuple[int, int],
                      ) -> list[tuple[int, list[int] | None]]:  # fmt: skip
