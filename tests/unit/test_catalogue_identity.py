@@ -49,7 +49,7 @@ _segment = st.text(alphabet="abcXYZ019._-%", min_size=0, max_size=6)
 @given(
     host=st.sampled_from(["h", "H.ex", "u:p@h:81", "[::1]"]),
     segments=st.lists(st.one_of(_segment, st.sampled_from(["live", "movie", "Series"])),
-                      max_size=6),  # fmt: skip
+                      max_size=6),
     tail=st.one_of(_segment, st.from_regex(r"\A\d{1,4}(\.[a-z0-9]{1,3})?\Z")),
 )
 def test_cached_fast_path_equals_the_rule(host: str, segments: list[str], tail: str) -> None:
