@@ -95,12 +95,13 @@ class Catalogue:
     async def _names(self, window: list[int], qf: str, code: int | None, first: tuple[int, int],
                      ) -> list[tuple[int, list[int] | None]]:  # fmt: skip
         members = await self.read_members([(self.blocks[b][2], self.blocks[b][3]) for b in window])
+        needle = qf.encode("utf-8", "surrogatepass")
         found: list[tuple[int, list[int] | None]] = []
         for block, data in zip(window, members, strict=True):
             n = self.blocks[block][5]
-            text = data[n:].decode("utf-8", "surrogatepass")
-            if qf not in text:
+            if needle not in data:  # most blocks: no decode at all
                 continue
+            text = data[n:].decode("utf-8", "surrogatepass")
             start = first[1] if block == first[0] else 0
             hits = [i for i, name in enumerate(text.split("\n"))
                     if i >= start and qf in name and (code is None or data[i] == code)]

@@ -76,9 +76,10 @@ class CatalogueWriter:
         seq = start = self.items
         names = 0
         for item, enc in zip(items, lines, strict=False):
-            gno = group_no.get(item.get("group") or "")
+            group = item.get("group") or ""
+            gno = group_no.get(group)
             if gno is None:
-                gno = self._new_group(item.get("group") or "")
+                gno = self._new_group(group)
             pos = counts[gno]
             counts[gno] = pos + 1
             url = item["url"]
@@ -102,6 +103,13 @@ class CatalogueWriter:
         self.ids.pending += ID_RECORD.size * (seq - start)
         self.groups.maybe_flush()
         self.ids.maybe_flush()
+
+    def add_encoded(self, encoded: bytes) -> None:
+        """Take a batch as NDJSON only (a writer in its own process, fed the bytes
+        the parse already encoded, decodes them here in one call)."""
+        if encoded:
+            # orjson escapes line breaks inside strings: every b"\n" ends an item.
+            self.add(orjson.loads(b"[" + encoded[:-1].replace(b"\n", b",") + b"]"), encoded)
 
     def finish(self) -> dict[str, Any]:
         """Write the data file; return the index (see ``layout.load_index``)."""

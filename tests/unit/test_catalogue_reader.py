@@ -182,3 +182,13 @@ async def test_empty_catalogue() -> None:
     assert cat.groups() == []
     assert await cat.page() == ([], None)
     assert await cat.page(q="x") == ([], None)
+
+
+def test_add_encoded_equals_add() -> None:
+    items = playlist(700, 9)
+    out = io.BytesIO()
+    with tempfile.TemporaryDirectory() as spill, CatalogueWriter("run1", out, spill) as w:
+        for i in range(0, len(items), 64):
+            w.add_encoded(encode_batch(items[i : i + 64]))
+        w.add_encoded(b"")
+        assert w.finish() == build(items).index
