@@ -110,8 +110,10 @@ class Catalogue:
         return found
 
     async def _scan(self, block: int, line: int, end: int, kind: str | None, qf: str | None,
-                    ) -> AsyncGenerator[tuple[int, int, Item], None]:  # fmt: skip
-        bit, first = type_bit(kind), (block, line)
+                    limit: int) -> AsyncGenerator[tuple[int, int, Item], None]:  # fmt: skip
+        bit, first, yielded = type_bit(kind), (block, line), 0
+        # With an exact type code every hit is yielded, so hits past the page need no read.
+        exact = kind is None or kind in TYPE_CODES
         code = TYPE_CODES.get(kind, b"o")[0] if kind is not None else None
         size = SEARCH_WINDOW if qf else FIRST_WINDOW
         while block < end:
@@ -119,12 +121,15 @@ class Catalogue:
             block, size = block + size, min(size * 2, MAX_WINDOW)
             if qf:
                 wanted = await self._names(window, qf, code, first)
+                if exact:
+                    wanted = _first_hits(wanted, limit - yielded)
             else:
                 wanted = [(b, list(range(line, self.blocks[b][5])) if b == first[0] else None)
                           for b in window]  # fmt: skip
             async for b, i, raw, item_id in self.lines(wanted):
                 item = orjson.loads(raw)
                 if kind is None or item.get("type") == kind:
+                    yielded += 1
                     yield b, i, {"id": item_id, **item}
 
     def _range(self, group: str | None) -> tuple[int, int] | None:
@@ -157,7 +162,7 @@ class Catalogue:
             if not span[0] <= block <= span[1]:
                 raise BadRequest("the cursor does not point into this group")
         items: list[Item] = []
-        scan = self._scan(block, line, span[1], kind, fold(q) if q else None)
+        scan = self._scan(block, line, span[1], kind, fold(q) if q else None, limit)
         async for b, i, item in scan:
             items.append(item)
             if len(items) == limit:
@@ -205,3 +210,16 @@ class Catalogue:
             return []
         (data,) = await self.read_members([(offset, length)])
         return list(ID_RECORD.iter_unpack(data))
+
+
+def _first_hits(wanted: list[tuple[int, list[int] | None]], count: int,
+                ) -> list[tuple[int, list[int] | None]]:  # fmt: skip
+    """The first ``count`` hits of ``wanted`` (search hits: line lists, never None)."""
+    out: list[tuple[int, list[int] | None]] = []
+    for block, lines in wanted:
+        if count <= 0:
+            break
+        assert lines is not None
+        out.append((block, lines[:count]))
+        count -= len(lines)
+    return out
