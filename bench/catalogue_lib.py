@@ -5,7 +5,7 @@ bare parse + NDJSON encode and, separately, the catalogue writer's share;
 then pages, searches and item reads over a local file; then writes a second
 version of the playlist (~1% removed, changed and added) and diffs the two.
 
-    python bench/catalogue_lib.py [--items 850000] [--tracemalloc]
+    python bench/catalogue_lib.py [--items 850000] [--tracemalloc | --process]
 
 Prints the figures and writes ``bench/results/catalogue_lib.json``.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import platform
 import resource
 import statistics
@@ -23,6 +24,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,36 @@ def write(playlist: Path, out: Path, variant: bool, spill: str) -> dict[str, Any
             "index_kb": round(len(dump_index(index)) / 2**10, 1)}  # fmt: skip
 
 
+def _writer_process(conn: Connection, out: str, spill: str) -> None:
+    with open(out, "wb") as data, CatalogueWriter("proc", data, spill) as writer:
+        while batch := conn.recv_bytes():
+            writer.add_encoded(batch)
+        conn.send(writer.finish()["items"])
+
+
+def in_process(playlist: Path, out: Path, spill: str) -> dict[str, Any]:
+    """Bare parse + encode, then the same with the writer in its own process
+    (the parse only forwards the encoded batches): the wall-time ratio."""
+    started = time.perf_counter()
+    for batch in _batches(iter(parse_file(playlist))):
+        encode_batch(batch)
+    bare = time.perf_counter() - started
+    parent, child = multiprocessing.Pipe()
+    proc = multiprocessing.Process(target=_writer_process, args=(child, str(out), spill))
+    started = time.perf_counter()
+    proc.start()
+    for batch in _batches(iter(parse_file(playlist))):
+        parent.send_bytes(encode_batch(batch))
+    parsed = time.perf_counter() - started
+    parent.send_bytes(b"")
+    items = parent.recv()
+    total = time.perf_counter() - started
+    proc.join()
+    return {"items": items, "bare_parse_encode_s": round(bare, 2),
+            "parse_with_writer_process_s": round(parsed, 2),
+            "until_index_s": round(total, 2), "ratio": round(total / bare, 3)}  # fmt: skip
+
+
 def _open(path: Path) -> Catalogue:
     data = path.open("rb")
 
@@ -139,11 +171,17 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=850_000)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--process", action="store_true",
+                        help="only time the writer in its own process beside the parse")
     args = parser.parse_args(argv)
     WORK.mkdir(exist_ok=True)
     playlist = WORK / f"catalogue-{args.items}-v{VERSION}.m3u"
     if not playlist.exists():
         generate(args.items, playlist)
+    if args.process:
+        with tempfile.TemporaryDirectory(dir=WORK) as spill:
+            print(json.dumps(in_process(playlist, Path(spill) / "proc.bin", spill), indent=2))
+        return 0
     if args.tracemalloc:
         tracemalloc.start()
     with tempfile.TemporaryDirectory(dir=WORK) as spill:
