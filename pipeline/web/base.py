@@ -15,8 +15,10 @@ from faust.types import TP
 from faust.web import Request, Response, View
 
 from pipeline.app import app, metrics, settings
+from pipeline.encoding import require_utf8
 from pipeline.errors import BadRequest, NotReady, PayloadTooLarge, PipelineError, Unauthorized
 from pipeline.partitioning import key_partition
+from pipeline.web import guards
 from pipeline.web.errors import error_answer
 
 log = logging.getLogger("pipeline.web")
@@ -34,7 +36,8 @@ class ApiView(View):
     async def dispatch(self, request: Any) -> Any:
         route = type(self).__name__
         try:
-            if self.requires_auth:
+            guards.check_origin(request.headers, settings.allowed_origins)
+            if self.requires_auth and request.method != "OPTIONS":
                 check_auth(request)
             response = await super().dispatch(request)
         except PipelineError as exc:
@@ -42,8 +45,15 @@ class ApiView(View):
         except Exception as exc:  # never a bare 500 page: log and answer JSON
             log.exception("http_error", extra={"route": route})
             response = self.error_response(exc)
+        if not response.prepared:  # a streamed answer set its headers itself
+            response.headers.update(guards.cors_headers(request.headers,
+                                                        settings.allowed_origins))
         metrics.http_requests.labels(route=route, status=str(response.status)).inc()
         return response
+
+    async def options(self, request: Request, **kwargs: Any) -> Response:
+        """CORS preflight: 204 (the allowed origin's headers are added by `dispatch`)."""
+        return aioweb.Response(status=204)  # type: ignore[return-value]
 
     def error_response(self, exc: Exception) -> Response:
         status, body, headers = error_answer(exc)
@@ -91,6 +101,7 @@ def check_auth(request: Request) -> None:
 
 async def read_json(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, capped at `PIPELINE_MAX_BODY_BYTES`."""
+    guards.require_json(request.headers.get("Content-Type"))
     declared = request.content_length  # type: ignore[attr-defined]
     if declared is not None and declared > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
@@ -103,6 +114,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise BadRequest("body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    require_utf8(body)
     return body
 
 

@@ -9,12 +9,14 @@ from aiohttp import web as aioweb
 from faust.web import Request, Response
 
 from pipeline import queues
-from pipeline.app import app, metrics
+from pipeline.app import app, metrics, settings
 from pipeline.broker import probe
+from pipeline.s3probe import S3Probe
 from pipeline.web.base import ApiView
 
 _STARTED = time.monotonic()
 _PROCESS = psutil.Process()
+s3_probe = S3Probe.from_settings(settings)
 
 
 @app.page("/health")
@@ -24,16 +26,18 @@ class Health(ApiView):
     requires_auth = False
 
     async def get(self, request: Request) -> Response:
-        broker_ok = probe.ok
+        s3_ok = await s3_probe.check()
+        healthy = probe.ok and s3_ok  # degraded when either is unreachable
         body = {
-            "status": "ok" if broker_ok else "degraded",
+            "status": "ok" if healthy else "degraded",
+            "s3": s3_ok,
             "uptime_s": round(time.monotonic() - _STARTED, 1),
             "memory": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)},
-            "broker": broker_ok,
+            "broker": probe.ok,
             "queues": {"parse": {"waiting": 0, "active": 0},
                        "prewarm": {"waiting": 0, "active": 0}} | queues.snapshot(),
         }
-        return self.json(body, status=200 if broker_ok else 503)
+        return self.json(body, status=200 if healthy else 503)
 
 
 @app.page("/metrics")

@@ -13,6 +13,7 @@ from pipeline.app import app, settings
 from pipeline.errors import BadRequest, NotFound
 from pipeline.media import jobs
 from pipeline.media.score import score as score_of
+from pipeline.media.targets import Policy
 from pipeline.records import MediaUploaded
 from pipeline.topics import media_uploads
 from pipeline.web.base import (
@@ -33,6 +34,7 @@ MAX_QUEUE_LIMIT = 1000
 # a GET or a duplicate in that window answers from here instead of 404 / a resend.
 _accepted: dict[str, MediaJob] = {}
 ACCEPTED_TTL_S = 30.0
+_policy = Policy.from_settings(settings)
 
 
 def _remember(fields: dict[str, Any], now: float) -> None:
@@ -65,8 +67,7 @@ def validated(body: dict[str, Any], now: float) -> dict[str, Any]:
     if fields["destination"]:
         jobs.check_destination(fields["destination"], default=settings.default_destination,
                                allowed=settings.prewarm_allowed_destinations,
-                               protected_buckets=(settings.results_bucket,
-                                                  settings.broker_bucket))
+                               protected_buckets=_policy.protected_buckets)
     return fields
 
 

@@ -29,6 +29,7 @@ from pipeline.web.base import (
     require_broker,
     send_or_503,
 )
+from pipeline.web.guards import accepts_gzip, refuse_finished_without_result
 from pipeline.web.preflight import refuse_private_target
 from pipeline.web.ratelimit import check_rate, submitter
 from tables.playlist_jobs import playlist_jobs
@@ -135,7 +136,7 @@ class JobItems(ApiView):
     async def get(self, request: Request, job_id: str) -> Any:
         uri = await _result_uri(request, job_id)
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "")
+        gzip_ok = accepts_gzip(request.headers.get("Accept-Encoding"))
         resp = aioweb.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         if gzip_ok:
             resp.headers["Content-Encoding"] = "gzip"
@@ -158,6 +159,7 @@ async def _result_uri(request: Request, job_id: str) -> str:
     owner = owner_url(TABLE, job_id)
     if owner is None:
         row = _get_job(job_id)
+        refuse_finished_without_result(row.status, row.error)
         uri = row.result_uri if row.status == "done" else ""
     else:
         answer = await forward(request.clone(rel_url=f"/api/playlist/jobs/{job_id}"),  # type: ignore[attr-defined]
@@ -166,6 +168,7 @@ async def _result_uri(request: Request, job_id: str) -> str:
         if answer.status != 200:
             err = doc.get("error", {})
             raise _as_error(answer.status, err)
+        refuse_finished_without_result(doc.get("status", ""), doc.get("error"))
         uri = doc.get("result_uri") or ""
     if not uri:
         raise NotReady("the job has no result yet", retry_after=2)
