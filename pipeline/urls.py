@@ -328,12 +328,12 @@ def redact_text(text: str) -> str:
 
 def redact(value: Any) -> Any:
     """The one redaction for logs, answers, errors, metrics and dead letters: strings
-    via :func:`redact_text`, containers recursively (secret keys masked too)."""
+    via :func:`redact_text`, containers recursively. Mapping keys are kept: field
+    names like `key` or `user` are not secrets in our own records."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
-        return {k: REDACTED if isinstance(k, str) and is_secret_key(k) and v
-                else redact(v) for k, v in value.items()}
+        return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(redact(v) for v in value)
     return value

@@ -17,6 +17,7 @@ from pipeline.errors import BadRequest, URLRefused
 from pipeline.jobs import backoff_s
 from pipeline.media.score import KINDS, Weights, score
 from pipeline.media.targets import Policy, resolve
+from pipeline.urls import redact
 
 ACTIVE = ("queued", "running")
 # Statuses in which a repeated upload event does nothing (unless `force`).
@@ -164,7 +165,8 @@ def job_answer(row: Any, now: float, weights: Weights,
 
 
 def dead_letter_payload(row: Any) -> dict[str, Any]:
-    """The upload event of a failed job, as it could be re-published."""
+    """The upload event of a failed job, as it could be re-published (a destination
+    URL's credentials are masked: dead letters are read by more people than workers)."""
     fields = ("media_id", "bucket", "key", "size", "kind", "content_type", "uploaded_at",
               "destination")
-    return {name: getattr(row, name) for name in fields}
+    return redact({name: getattr(row, name) for name in fields})

@@ -105,7 +105,11 @@ async def read_json(request: Request) -> dict[str, Any]:
     declared = request.content_length  # type: ignore[attr-defined]
     if declared is not None and declared > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
-    raw = await request.content.read(settings.max_body_bytes + 1)  # type: ignore[attr-defined]
+    try:
+        raw = await asyncio.wait_for(request.content.read(  # type: ignore[attr-defined]
+            settings.max_body_bytes + 1), settings.web_read_timeout_s)
+    except TimeoutError:
+        raise BadRequest("request body not received in time") from None
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
     try:

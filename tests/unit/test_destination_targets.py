@@ -1,0 +1,177 @@
+"""Destinations cannot escape: one check (`targets.resolve`) for the submit and the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import DestinationError, URLRefused
+from pipeline.media import jobs, targets
+from pipeline.media.destinations import (
+    FileDestination,
+    HttpOptions,
+    PushItem,
+    S3Destination,
+    open_destination,
+)
+
+
+def traversal_matrix(warm: str) -> list[str]:
+    """Destination strings that try to leave `warm` (an absolute path without a slash
+    at the end): dot segments in every encoding, absolute paths, odd hosts."""
+    outside = "tmp/escaped"
+    return [
+        f"file://{warm}/../{outside}",
+        f"file://{warm}/../../../../{outside}",
+        f"file://{warm}/%2e%2e/%2e%2e/%2e%2e/{outside}",
+        f"file://{warm}/%2E%2E/{outside}",
+        f"file://{warm}/%2e./{outside}",
+        f"file://{warm}/.%2e/{outside}",
+        f"file://{warm}/%252e%252e/{outside}",
+        f"file://{warm}/%25252e%25252e/{outside}",
+        f"file://{warm}/%c0%ae%c0%ae/{outside}",
+        f"file://{warm}/%e0%80%ae%e0%80%ae/{outside}",
+        f"file://{warm}/%ef%bc%8e%ef%bc%8e/{outside}",  # fullwidth dots
+        f"file://{warm}/\uff0e\uff0e/{outside}",
+        f"file://{warm}/..%2f{outside}",
+        f"file://{warm}/..%2F..%2F{outside}",
+        f"file://{warm}/%2e%2e%2f%2e%2e%2f{outside}",
+        f"file://{warm}/..\\..\\{outside}",
+        f"file://{warm}/%5c..%5c{outside}",
+        f"file://{warm}/..%5c{outside}",
+        f"file://{warm}/./../{outside}",
+        f"file://{warm}/sub/../../{outside}",
+        f"file://{warm}//../{outside}",
+        f"file://{warm}/...//{outside}",
+        f"file://{warm}/%00/../{outside}",
+        f"file://{warm}/..%00/{outside}",
+        f"file://{warm}/.. /{outside}",
+        f"file://{warm}%2f..%2f{outside}",
+        f"file://{warm}/%2e%2e",
+        f"file://{warm}/..",
+        f"file://{warm}/.../../{outside}",
+        f"file:///{outside}",
+        f"file:////{outside}",
+        "file:///etc",
+        "file:///",
+        "file:/tmp/escaped",
+        f"file://localhost/{outside}",
+        f"file://evil.example{warm}",
+        f"file:{warm}/../{outside}",
+        f"file://{warm}/../{outside}?x=1",
+        f"file://{warm}/link-out",
+        f"file://{warm}/link-out/deeper",
+        f"file://{warm}er",
+        f"FILE://{warm}/%2e%2e/{outside}",
+    ]
+
+
+@pytest.fixture
+def warm(tmp_path: Path) -> Path:
+    root = tmp_path / "warm"
+    root.mkdir()
+    (tmp_path / "outside").mkdir()
+    os.symlink(tmp_path / "outside", root / "link-out")
+    return root
+
+
+def _policy(warm: Path) -> targets.Policy:
+    return targets.Policy(f"file://{warm}", (), frozenset({"pipeline-results"}))
+
+
+def test_traversal_matrix_refused_at_submit(warm: Path) -> None:
+    matrix = traversal_matrix(str(warm))
+    assert len(matrix) >= 30
+    for url in matrix:
+        with pytest.raises(URLRefused):
+            jobs.check_destination(url, default=f"file://{warm}", allowed=(),
+                                   protected_buckets=("pipeline-results",))
+
+
+def test_traversal_matrix_refused_by_the_writer(warm: Path) -> None:
+    http = HttpOptions("PUT", {}, None)  # type: ignore[arg-type]
+    for url in traversal_matrix(str(warm)):
+        with pytest.raises(DestinationError) as caught:
+            open_destination(url, s3=None, session=None, http=http, policy=_policy(warm))
+        assert not caught.value.transient, url
+
+
+def test_paths_under_the_warm_directory_are_allowed(warm: Path) -> None:
+    for url in (f"file://{warm}", f"file://{warm}/", f"file://{warm}/sub/dir",
+                f"file://{warm}/a%20b", f"file://{warm}/x..y"):
+        target = targets.resolve(url, _policy(warm))
+        assert target.root == warm.resolve()
+
+
+def _push(dest: FileDestination, bucket: str = "media", key: str = "up/a.jpg") -> str:
+    item = PushItem("m1", bucket, key, "image/jpeg", 3)
+    return asyncio.run(dest.push(io.BytesIO(b"abc"), item))
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def test_writer_refuses_a_symlink_planted_inside_the_warm_directory(warm: Path) -> None:
+    outside = warm.parent / "outside"
+    os.symlink(outside, warm / "media")  # the bucket directory points outside
+    before = _tree(outside)
+    target = targets.resolve(f"file://{warm}", _policy(warm))
+    assert target.path is not None
+    with pytest.raises(DestinationError) as caught:
+        _push(FileDestination(target.path, target.root))
+    assert not caught.value.transient
+    assert _tree(outside) == before
+
+
+def test_writer_keys_cannot_climb(warm: Path) -> None:
+    before = _tree(warm.parent / "outside")
+    ref = _push(FileDestination(warm.resolve()), key="../../../outside/x.jpg")
+    assert ref == f"file://{warm.resolve()}/media/outside/x.jpg"
+    assert _tree(warm.parent / "outside") == before
+
+
+def test_writer_replaces_a_symlink_at_the_final_name(warm: Path) -> None:
+    victim = warm.parent / "outside" / "victim"
+    victim.write_bytes(b"keep")
+    (warm / "media" / "up").mkdir(parents=True)
+    os.symlink(victim, warm / "media" / "up" / "a.jpg")
+    _push(FileDestination(warm.resolve()))
+    assert victim.read_bytes() == b"keep"
+    assert (warm / "media" / "up" / "a.jpg").read_bytes() == b"abc"
+
+
+S3_POLICY = targets.Policy("file:///srv/warm", ("s3://copy/warm",),
+                           frozenset({"media", "pipeline-results", "pipeline-broker"}))
+
+
+@pytest.mark.parametrize("url", [
+    "s3://media/victim", "s3://media/warm", "s3://pipeline-results/warm",
+    "s3://pipeline-broker/x", "s3://copy", "s3://copy/", "s3://copy/other",
+    "s3://copy/warmer", "s3://copy/warm/../other", "s3://copy/warm/%2e%2e/other",
+    "s3://copy/warm//x", "s3://other/warm",
+])
+def test_s3_destinations_only_under_an_allowed_prefix(url: str) -> None:
+    with pytest.raises(URLRefused):
+        targets.resolve(url, S3_POLICY)
+
+
+def test_s3_allowed_prefix_and_per_media_id_layout() -> None:
+    target = targets.resolve("s3://copy/warm/team-a/", S3_POLICY)
+    assert (target.bucket, target.prefix) == ("copy", "warm/team-a")
+    dest = S3Destination(None, target.bucket, target.prefix)
+    item = PushItem("m-1", "media", "../victim/./photo.jpg", "image/jpeg", 1)
+    assert dest.object_key(item) == "warm/team-a/m-1/victim/photo.jpg"
+
+
+def test_settings_refuse_unsafe_allowed_destinations() -> None:
+    from pipeline.settings import Settings
+
+    for bad in ("s3://copy", "s3://copy/", "s3://media/warm", "s3://pipeline-results/x"):
+        with pytest.raises(ValueError):
+            Settings(prewarm_allowed_destinations=bad)
+    assert Settings(prewarm_allowed_destinations="s3://copy/warm").prewarm_allowed_destinations
