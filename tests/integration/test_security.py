@@ -49,29 +49,29 @@ def tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
-def test_destinations_cannot_escape_or_overwrite(worker_factory: WorkerFactory,
-                                                 s3_server: S3Server, tmp_path: Path) -> None:
+def test_file_destinations_cannot_escape(worker_factory: WorkerFactory, s3_server: S3Server,
+                                        tmp_path: Path) -> None:
+    """Defect 1: the traversal matrix is refused at submit, the writer re-checks."""
     zone = tmp_path / "zone"
     warm, outside = zone / "warm", zone / "tmp"
     warm.mkdir(parents=True)
     outside.mkdir()
     (zone / "outside").mkdir()
     (warm / "link-out").symlink_to(zone / "outside")
-    s3 = s3_server.client()
-    s3.create_bucket(Bucket="prewarm-sec")
     worker = worker_factory(PIPELINE_PREWARM_DESTINATION=f"file://{warm}",
-                            PIPELINE_PREWARM_ALLOWED_DESTINATIONS="s3://prewarm-sec/warm",
                             PIPELINE_PREWARM_RETRY_BASE_S="0.2")
     run = uuid.uuid4().hex[:8]
-    s3.put_object(Bucket="media", Key=f"{run}/a.jpg", Body=PHOTO)
+    s3_server.client().put_object(Bucket="media", Key=f"{run}/a.jpg", Body=PHOTO)
 
-    # -- 1: the traversal matrix, all refused at submit; nothing appears outside `warm`
     before = tree(zone)
     matrix = traversal_matrix(str(warm))
     assert len(matrix) >= 30
+    refused = []
     for url in matrix:
         status, body = upload(worker, f"{run}-t", f"{run}/a.jpg", destination=url)
-        assert status == 422 and body["error"]["code"] == "url_refused", (url, body)
+        if status != 422 or body["error"]["code"] != "url_refused":
+            refused.append((url, status))
+    assert refused == []
     status, body = upload(worker, f"{run}-t", f"{run}/a.jpg", size=10,
                           destination=f"file://{warm}/%2e%2e/%2e%2e/%2e%2e/tmp/x")
     assert status == 422, body
@@ -89,45 +89,64 @@ def test_destinations_cannot_escape_or_overwrite(worker_factory: WorkerFactory,
     assert {p for p in after - before if not p.startswith("warm/")} == set()
     assert tree(zone / "outside") == set() and tree(outside) == set()
 
-    # -- 2: s3 only under an allowed prefix, never a pipeline bucket, one key per media id
-    s3.put_object(Bucket="media", Key="victim/a.jpg", Body=b"victim")
-    for dest in ("s3://media/victim", "s3://pipeline-results/x", "s3://prewarm-sec",
+
+def test_s3_destinations_cannot_overwrite(worker_factory: WorkerFactory,
+                                          s3_server: S3Server) -> None:
+    """Defect 2: s3 only under an allowed prefix, never a pipeline bucket, a key per media id."""
+    s3 = s3_server.client()
+    s3.create_bucket(Bucket="prewarm-sec")
+    worker = worker_factory(PIPELINE_PREWARM_ALLOWED_DESTINATIONS="s3://prewarm-sec/warm")
+    run = uuid.uuid4().hex[:8]
+    s3.put_object(Bucket="media", Key=f"{run}/a.jpg", Body=PHOTO)
+    s3.put_object(Bucket="media", Key=f"{run}/victim/a.jpg", Body=b"victim")
+    for dest in (f"s3://media/{run}/victim", "s3://pipeline-results/x", "s3://prewarm-sec",
                  "s3://prewarm-sec/other", "s3://prewarm-sec/warm/%2e%2e/other"):
         status, body = upload(worker, f"{run}-s", f"{run}/a.jpg", destination=dest)
         assert status == 422 and body["error"]["code"] == "url_refused", (dest, body)
-    s3.put_object(Bucket="media", Key=f"{run}/b/a.jpg", Body=b"other content")
+    s3.put_object(Bucket="prewarm-sec", Key=f"warm/{run}/a.jpg", Body=b"not ours")
     upload(worker, f"{run}-c1", f"{run}/a.jpg", destination="s3://prewarm-sec/warm/")
-    upload(worker, f"{run}-c2", f"{run}/b/../a.jpg", destination="s3://prewarm-sec/warm/")
     done = final(worker, f"/api/media/{run}-c1")
     assert done["destination_ref"] == f"s3://prewarm-sec/warm/{run}-c1/{run}/a.jpg", done
     got = s3.get_object(Bucket="prewarm-sec", Key=f"warm/{run}-c1/{run}/a.jpg")["Body"].read()
     assert got == PHOTO
-    assert s3.get_object(Bucket="media", Key="victim/a.jpg")["Body"].read() == b"victim"
+    assert s3.get_object(Bucket="prewarm-sec", Key=f"warm/{run}/a.jpg")["Body"].read() \
+        == b"not ours"
+    assert s3.get_object(Bucket="media", Key=f"{run}/victim/a.jpg")["Body"].read() == b"victim"
 
-    # -- 8: permanent S3 errors fail at once with their own code
-    other = final(worker, f"/api/media/{run}-c2")
-    assert other["status"] in ("done", "failed"), other
-    if other["status"] == "failed":
-        assert other["attempts"] == 1 and other["error"]["code"] in (
-            "storage_refused", "object_not_found"), other
+
+def test_permanent_s3_errors_fail_at_once(worker_factory: WorkerFactory,
+                                          s3_server: S3Server) -> None:
+    """Defect 8: an S3 refusal (bad bucket name, bad key) is not retried."""
+    worker = worker_factory(PIPELINE_PREWARM_ALLOWED_DESTINATIONS="s3://Bad_Bucket/warm",
+                            PIPELINE_PREWARM_RETRY_BASE_S="0.1")
+    run = uuid.uuid4().hex[:8]
+    s3_server.client().put_object(Bucket="media", Key=f"{run}/a.jpg", Body=PHOTO)
+    # InvalidBucketName on the write, InvalidRequest on the read of `..` and NUL keys.
+    upload(worker, f"{run}-bucket", f"{run}/a.jpg", destination="s3://Bad_Bucket/warm")
+    upload(worker, f"{run}-dots", f"{run}/../{run}/a.jpg")
     upload(worker, f"{run}-nul", f"{run}/a\u0000.jpg")
-    nul = final(worker, f"/api/media/{run}-nul")
-    assert nul["status"] == "failed" and nul["attempts"] == 1, nul
+    for media_id in (f"{run}-bucket", f"{run}-dots", f"{run}-nul"):
+        job = final(worker, f"/api/media/{media_id}")
+        assert job["status"] == "failed" and job["attempts"] == 1, job
+        assert job["error"]["code"] == "storage_refused", job
 
 
 def _json(body: dict) -> bytes:
     return json.dumps(body).encode()
 
 
-def test_cross_site_and_edge_validation(worker_factory: WorkerFactory) -> None:
-    worker = worker_factory(PIPELINE_ALLOWED_ORIGINS="https://dash.example",
-                            PIPELINE_WEB_KEEPALIVE_TIMEOUT_S="1")
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+def test_cross_site_requests_refused(worker_factory: WorkerFactory) -> None:
+    """Defect 3: JSON only as application/json; Origin checked; CORS only when allowed."""
+    worker = worker_factory(PIPELINE_ALLOWED_ORIGINS="https://dash.example")
     upload_body = _json({"media_id": "x1", "bucket": "media", "key": "k", "size": 1,
                          "kind": "photo", "destination": "null://"})
     parse_body = _json({"url": "http://example.com/x.m3u"})
-    json_type = {"Content-Type": "application/json"}
+    json_type = JSON_TYPE
 
-    # -- 3: a "simple" cross-site request (text/plain, form) is refused: 415
+    # A "simple" cross-site request (text/plain, form) is refused: 415
     for path, body in (("/api/media/uploads", upload_body), ("/api/playlist/parse", parse_body)):
         for ctype in ("text/plain", "application/x-www-form-urlencoded", None):
             headers = {"Content-Type": ctype} if ctype else {}
@@ -154,7 +173,12 @@ def test_cross_site_and_edge_validation(worker_factory: WorkerFactory) -> None:
     status, headers, _ = raw(worker, "POST", "/api/media/uploads", upload_body, json_type)
     assert status in (200, 202) and "access-control-allow-origin" not in headers
 
-    # -- 5: lone surrogates in any text field: 400, never 500
+
+
+def test_unencodable_text_is_a_bad_request(worker_factory: WorkerFactory) -> None:
+    """Defect 5: lone surrogates in any text field: 400, never 500."""
+    worker = worker_factory()
+    json_type = JSON_TYPE
     template = ('{"media_id": "s1", "bucket": "media", "key": "k", "size": 1, "kind": "photo",'
                 ' "destination": "null://", %s}')
     for field in ('"key": "a\\ud800"', '"destination": "null://\\ud800"',
@@ -167,14 +191,6 @@ def test_cross_site_and_edge_validation(worker_factory: WorkerFactory) -> None:
                             b'{"url": "http://example.com/\\ud800"}', json_type)
     assert status == 400 and json.loads(answer)["error"]["code"] in ("bad_request",
                                                                      "invalid_url")
-
-    # -- 9: idle connections and unfinished headers are closed by the server
-    for payload in (b"", b"GET /health HTTP/1.1\r\nHost: x\r\n"):
-        with socket.create_connection(("127.0.0.1", worker.port), timeout=10) as sock:
-            sock.sendall(payload)
-            t0 = time.monotonic()
-            assert sock.recv(1024) == b""  # closed by the server, not by our timeout
-            assert time.monotonic() - t0 < 8
 
 
 def _redaction_app() -> web.Application:
@@ -198,42 +214,55 @@ def _redaction_app() -> web.Application:
 SECRETS = ("SecretUser", "SecretPass", "LoopUser", "LoopPass")
 
 
-def test_items_encoding_and_redaction(worker_factory: WorkerFactory) -> None:
+def _parse(worker: Worker, urls: dict[str, str]) -> tuple[dict[str, str], dict[str, dict]]:
+    jobs = {}
+    for name, url in urls.items():
+        status, body = worker.request("POST", "/api/playlist/parse", {"url": url})
+        assert status == 202, (name, body)
+        jobs[name] = body["job_id"]
+    answers = {name: final(worker, f"/api/playlist/jobs/{job}") for name, job in jobs.items()}
+    return jobs, answers
+
+
+def test_credentials_redacted_in_answers_and_logs(worker_factory: WorkerFactory) -> None:
+    """Defect 4: array names, empty segments, nested URLs, redirect hops."""
     with serve_aiohttp(_redaction_app()) as base:
         worker = worker_factory(PIPELINE_URL_ALLOWLIST="127.0.0.1")
-        urls = {
-            "ok": f"{base}/ok.m3u",
+        _, answers = _parse(worker, {
             "array": f"{base}/get.php?username[]=SecretUser&password[]=SecretPass",
             "empty_segment": f"{base}/live//SecretUser/SecretPass/1.ts",
             "nested": f"{base}/x?to=http://host/get.php%3Fusername%3DSecretUser"
                       f"%26password%3DSecretPass",
             "nested_userinfo": f"{base}/y?to=http://SecretUser:SecretPass@host/",
             "redirects": f"{base}/loop",
-        }
-        jobs = {}
-        for name, url in urls.items():
-            status, body = worker.request("POST", "/api/playlist/parse", {"url": url})
-            assert status == 202, (name, body)
-            jobs[name] = body["job_id"]
-        answers = {name: final(worker, f"/api/playlist/jobs/{job}") for name, job in jobs.items()}
-        assert answers["ok"]["status"] == "done"
+        })
         assert answers["redirects"]["error"]["code"] == "too_many_redirects"
-        # -- 4: no secret in answers or logs
         for name, answer in answers.items():
             assert not any(s in json.dumps(answer) for s in SECRETS), (name, answer)
         logs = worker.logs()
         assert not any(s in logs for s in SECRETS)
 
-        # -- 6: items of a failed job: 409 with the job's code, no Retry-After
-        status, headers, body = raw(worker, "GET",
-                                    f"/api/playlist/jobs/{jobs['array']}/items")
-        assert status == 409 and "retry-after" not in headers, body
-        assert json.loads(body)["error"]["code"] == answers["array"]["error"]["code"]
 
-        # -- 7: Accept-Encoding with q-values, case-insensitive
+def test_items_of_a_failed_job_conflict(worker_factory: WorkerFactory) -> None:
+    """Defect 6: 409 with the job's code, not 503 + Retry-After forever."""
+    with serve_aiohttp(_redaction_app()) as base:
+        worker = worker_factory(PIPELINE_URL_ALLOWLIST="127.0.0.1")
+        jobs, answers = _parse(worker, {"missing": f"{base}/missing.m3u"})
+        assert answers["missing"]["status"] == "failed"
+        status, headers, body = raw(worker, "GET", f"/api/playlist/jobs/{jobs['missing']}/items")
+        assert status == 409 and "retry-after" not in headers, body
+        assert json.loads(body)["error"]["code"] == answers["missing"]["error"]["code"]
+
+
+def test_items_content_negotiation(worker_factory: WorkerFactory) -> None:
+    """Defect 7: Accept-Encoding with q-values, case-insensitive."""
+    with serve_aiohttp(_redaction_app()) as base:
+        worker = worker_factory(PIPELINE_URL_ALLOWLIST="127.0.0.1")
+        jobs, answers = _parse(worker, {"ok": f"{base}/ok.m3u"})
+        assert answers["ok"]["status"] == "done"
         items = f"/api/playlist/jobs/{jobs['ok']}/items"
         for header, gzipped in (("gzip;q=0", False), ("GZIP", True), ("br;q=1, gzip;q=0.5", True),
-                                ("identity", False), ("*;q=0", False)):
+                                ("identity", False), ("*;q=0", False), ("gzip", True)):
             status, headers, body = raw(worker, "GET", items, None, {"Accept-Encoding": header})
             assert status == 200
             assert (headers.get("content-encoding") == "gzip") is gzipped, header
@@ -254,3 +283,18 @@ def test_health_degrades_when_s3_is_unreachable(worker_factory: WorkerFactory,
         proxy.resume()
         poll(lambda: worker.request("GET", "/health")[1].get("status") == "ok", timeout=15,
              what="health back to ok")
+
+
+def test_idle_connections_are_closed(worker_factory: WorkerFactory) -> None:
+    """Defect 9: idle connections and unfinished headers are closed by the server."""
+    worker = worker_factory(PIPELINE_WEB_KEEPALIVE_TIMEOUT_S="1")
+    for payload in (b"", b"GET /health HTTP/1.1\r\nHost: x\r\n"):
+        with socket.create_connection(("127.0.0.1", worker.port), timeout=10) as sock:
+            sock.sendall(payload)
+            t0 = time.monotonic()
+            try:
+                data = sock.recv(1024)
+            except TimeoutError:
+                data = b"still open"
+            assert data == b"", payload  # closed by the server, not by our timeout
+            assert time.monotonic() - t0 < 8
