@@ -151,7 +151,8 @@ class Settings(BaseSettings):
         from pipeline.media.targets import check_settings
 
         check_settings(self.prewarm_allowed_destinations,
-                       {self.results_bucket, self.broker_bucket, *self.allowed_source_buckets})
+                       {self.results_bucket, self.broker_bucket, *self.allowed_source_buckets},
+                       self.prewarm_destination)
         return self
 
     @field_validator("prewarm_http_headers", mode="before")

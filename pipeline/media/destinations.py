@@ -7,7 +7,8 @@ destination refused the object (HTTP 4xx other than 408/429, missing bucket).
     file:///dir              copy to /dir/<bucket>/<key>
     http(s)://host/path      streamed PUT to <url>/<key> (or POST to <url>); the
                              URL may name {media_id}, {bucket}, {key} instead
-    s3://bucket/prefix       upload to bucket/prefix/<media_id>/<key> (same S3 endpoint)
+    s3://bucket/prefix[/sub] upload to bucket/prefix/<media_id>[/sub]/<key> (same S3
+                             endpoint; `prefix` is the allowed destination's)
     null://                  discard (benchmarks)
 """
 
@@ -183,13 +184,15 @@ async def _answer_id(resp: aiohttp.ClientResponse) -> str:
 
 
 class S3Destination:
-    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
-        self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
+    def __init__(self, client: Any, bucket: str, prefix: str, sub: str = "") -> None:
+        self.client, self.bucket = client, bucket
+        self.prefix, self.sub = prefix.strip("/"), sub.strip("/")
 
     def object_key(self, item: PushItem) -> str:
-        """`<prefix>/<media_id>/<key>`: a media id only ever writes under its own name
-        (media ids have no `/`), so an event cannot replace another upload's object."""
-        rel = _relpath(item.media_id, item.key).as_posix()
+        """`<prefix>/<media_id>/<sub>/<key>`: the first segment below an allowed prefix
+        is always the media id (media ids have no `/`; allowed prefixes never nest), so
+        an event cannot replace an object written for another media id."""
+        rel = _relpath(item.media_id, "/".join((self.sub, item.key))).as_posix()
         return f"{self.prefix}/{rel}" if self.prefix else rel
 
     async def push(self, src: BinaryIO, item: PushItem) -> str:
@@ -234,5 +237,5 @@ def open_destination(url: str, *, s3: Any, session: aiohttp.ClientSession | None
     if target.scheme in ("http", "https") and session is not None:
         return HttpDestination(url, session, http)
     if target.scheme == "s3" and target.bucket:
-        return S3Destination(s3, target.bucket, target.prefix)
+        return S3Destination(s3, target.bucket, target.prefix, target.sub)
     raise DestinationError(f"unsupported destination {target.scheme}://", transient=False)

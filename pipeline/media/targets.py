@@ -1,7 +1,7 @@
 """Where a prewarm may write: the one check shared by the submit and the writer.
 
 A destination URL is decoded once, resolved, and required to stay inside what the
-operator allowed (see `docs/destinations.md`):
+operator allowed (see SECURITY.md "Prewarm destinations"):
 
     file://   realpath under the default directory or a `file://` allowed prefix
     s3://     a bucket/prefix of `PIPELINE_PREWARM_ALLOWED_DESTINATIONS`, never one
@@ -55,6 +55,7 @@ class Target:
     root: Path | None = None
     bucket: str = ""
     prefix: str = ""
+    sub: str = ""  # s3: the part of the event's prefix below the allowed `prefix`
 
 
 def decode_path(raw: str) -> str:
@@ -114,7 +115,8 @@ def _s3_target(url: str, bucket: str, path: str, policy: Policy, trusted: bool) 
             continue
         base = _prefix_of(unquote(parts.path))
         if base and (prefix == base or prefix.startswith(base + "/")):
-            return Target("s3", url, bucket=bucket, prefix=prefix)
+            return Target("s3", url, bucket=bucket, prefix=base,
+                          sub=prefix[len(base):].strip("/"))
     raise URLRefused("`destination` is not an allowed s3 bucket/prefix "
                      "(PIPELINE_PREWARM_ALLOWED_DESTINATIONS)")
 
@@ -164,14 +166,35 @@ def resolve(url: str, policy: Policy) -> Target:
     return _http_target(url, parts.netloc, path, policy, trusted, scheme)
 
 
-def check_settings(allowed: Iterable[str], protected: Iterable[str]) -> None:
-    """Refuse at start an allowed s3 destination without a prefix or on a pipeline bucket."""
+def _s3_entry(entry: str) -> tuple[str, str] | None:
+    parts = urlsplit(entry)
+    if parts.scheme.lower() != "s3":
+        return None
+    return parts.netloc, _prefix_of(unquote(parts.path))
+
+
+def check_settings(allowed: Iterable[str], protected: Iterable[str], default: str = "") -> None:
+    """Refuse at start an allowed s3 destination without a prefix, on a pipeline bucket,
+    or nested in another s3 destination (the per-media-id layout needs the first key
+    segment below a destination's prefix to be the media id, see SECURITY.md)."""
     own = set(protected)
+    seen: list[tuple[str, str]] = []
     for entry in allowed:
-        parts = urlsplit(entry)
-        if parts.scheme.lower() != "s3":
+        found = _s3_entry(entry)
+        if found is None:
             continue
-        if not parts.netloc or not parts.path.strip("/"):
+        bucket, prefix = found
+        if not bucket or not prefix:
             raise ValueError(f"allowed destination {entry!r} needs a bucket and a prefix")
-        if parts.netloc in own:
+        if bucket in own:
             raise ValueError(f"allowed destination {entry!r} names a pipeline bucket")
+        seen.append(found)
+    default_s3 = _s3_entry(default)
+    others = [*seen, default_s3] if default_s3 else seen
+    for i, (bucket, prefix) in enumerate(seen):
+        for j, (b2, p2) in enumerate(others):
+            if i != j and bucket == b2 and (not p2 or prefix == p2
+                                            or prefix.startswith(p2 + "/")
+                                            or p2.startswith(prefix + "/")):
+                raise ValueError(f"allowed s3 destinations overlap: s3://{bucket}/{prefix} "
+                                 f"and s3://{b2}/{p2}")

@@ -113,16 +113,26 @@ def test_s3_destinations_only_under_an_allowed_prefix(url: str) -> None:
 
 def test_s3_allowed_prefix_and_per_media_id_layout() -> None:
     target = targets.resolve("s3://copy/warm/team-a/", S3_POLICY)
-    assert (target.bucket, target.prefix) == ("copy", "warm/team-a")
-    dest = S3Destination(None, target.bucket, target.prefix)
+    assert (target.bucket, target.prefix, target.sub) == ("copy", "warm", "team-a")
+    dest = S3Destination(None, target.bucket, target.prefix, target.sub)
     item = PushItem("m-1", "media", "../victim/./photo.jpg", "image/jpeg", 1)
-    assert dest.object_key(item) == "warm/team-a/m-1/victim/photo.jpg"
+    assert dest.object_key(item) == "warm/m-1/team-a/victim/photo.jpg"
+    # Media id `team-a` cannot reach m-1's object through its key: the first segment
+    # below the allowed prefix is always the writer's own media id.
+    plain = S3Destination(None, "copy", "warm")
+    other = PushItem("team-a", "media", "m-1/victim/photo.jpg", "image/jpeg", 1)
+    assert plain.object_key(other) == "warm/team-a/m-1/victim/photo.jpg"
+    assert not plain.object_key(other).startswith("warm/m-1/")
 
 
 def test_settings_refuse_unsafe_allowed_destinations() -> None:
     from pipeline.settings import Settings
 
-    for bad in ("s3://copy", "s3://copy/", "s3://media/warm", "s3://pipeline-results/x"):
+    for bad in ("s3://copy", "s3://copy/", "s3://media/warm", "s3://pipeline-results/x",
+                "s3://copy/warm,s3://copy/warm/team", "s3://copy/a,s3://copy/a/"):
         with pytest.raises(ValueError):
             Settings(prewarm_allowed_destinations=bad)
+    with pytest.raises(ValueError):
+        Settings(prewarm_destination="s3://copy/", prewarm_allowed_destinations="s3://copy/w")
+    assert Settings(prewarm_allowed_destinations="s3://copy/warm,s3://copy/warmer,s3://b/warm")
     assert Settings(prewarm_allowed_destinations="s3://copy/warm").prewarm_allowed_destinations
