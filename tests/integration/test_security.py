@@ -52,8 +52,10 @@ def tree(root: Path) -> set[str]:
 def test_file_destinations_cannot_escape(worker_factory: WorkerFactory, s3_server: S3Server,
                                         tmp_path: Path) -> None:
     """Defect 1: the traversal matrix is refused at submit, the writer re-checks."""
+    # Deep enough that every relative escape of the matrix (up to four `..`) lands
+    # inside `zone`, which the test lists; absolute targets are checked one by one.
     zone = tmp_path / "zone"
-    warm, outside = zone / "warm", zone / "tmp"
+    warm, outside = zone / "d1" / "d2" / "d3" / "warm", zone / "tmp"
     warm.mkdir(parents=True)
     outside.mkdir()
     (zone / "outside").mkdir()
@@ -64,6 +66,9 @@ def test_file_destinations_cannot_escape(worker_factory: WorkerFactory, s3_serve
     s3_server.client().put_object(Bucket="media", Key=f"{run}/a.jpg", Body=PHOTO)
 
     before = tree(zone)
+    absolute = [Path("/tmp/escaped"), Path("/etc/media"), Path(f"/media/{run}"),
+                Path(f"/tmp/media/{run}")]
+    absolute_before = {p for p in absolute if p.exists()}
     matrix = traversal_matrix(str(warm))
     assert len(matrix) >= 30
     refused = []
@@ -86,7 +91,8 @@ def test_file_destinations_cannot_escape(worker_factory: WorkerFactory, s3_serve
     assert linked["status"] == "failed" and linked["attempts"] == 1, linked
     assert linked["error"]["code"] == "destination_error"
     after = tree(zone)
-    assert {p for p in after - before if not p.startswith("warm/")} == set()
+    assert {p for p in after - before if not p.startswith("d1/d2/d3/warm/")} == set()
+    assert {p for p in absolute if p.exists()} == absolute_before
     assert tree(zone / "outside") == set() and tree(outside) == set()
 
 
