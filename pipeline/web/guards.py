@@ -17,6 +17,15 @@ CORS_HEADERS = "Authorization, Content-Type"
 CORS_MAX_AGE_S = "600"
 
 
+def _norm(origin: str) -> str:
+    # Scheme and host are case-insensitive; operators may write a trailing slash.
+    return origin.strip().rstrip("/").lower()
+
+
+def origin_allowed(origin: str | None, allowed: Collection[str]) -> bool:
+    return origin is not None and _norm(origin) in {_norm(a) for a in allowed}
+
+
 def check_origin(headers: Mapping[str, str], allowed: Collection[str]) -> None:
     """403 for a request whose `Origin` is not an allowed origin.
 
@@ -24,7 +33,7 @@ def check_origin(headers: Mapping[str, str], allowed: Collection[str]) -> None:
     and CLIs send none, so requests without it pass (the token still applies).
     """
     origin = headers.get("Origin")
-    if origin is not None and origin.rstrip("/") not in allowed:
+    if origin is not None and not origin_allowed(origin, allowed):
         raise Forbidden("cross-origin request refused (PIPELINE_ALLOWED_ORIGINS)")
 
 
@@ -39,7 +48,7 @@ def require_json(content_type: str | None) -> None:
 def cors_headers(headers: Mapping[str, str], allowed: Collection[str]) -> dict[str, str]:
     """CORS answer headers, only for an allowed origin (none otherwise)."""
     origin = headers.get("Origin")
-    if origin is None or origin.rstrip("/") not in allowed:
+    if origin is None or not origin_allowed(origin, allowed):
         return {}
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
             "Access-Control-Allow-Methods": CORS_METHODS,

@@ -28,6 +28,7 @@ def test_origin_check() -> None:
     allowed = ["https://dash.example"]
     guards.check_origin({}, allowed)
     guards.check_origin({"Origin": "https://dash.example"}, allowed)
+    guards.check_origin({"Origin": "https://dash.example"}, ["https://Dash.Example/"])
     for origin in ("https://evil.example", "null", "http://dash.example",
                    "https://dash.example.evil"):
         with pytest.raises(Forbidden):
