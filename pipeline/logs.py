@@ -21,10 +21,10 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 class RedactFilter(logging.Filter):
     """Redact credentials in the message, every extra field and tracebacks of every
-    record, with the same function the API answers use (`pipeline.urls.redact`)."""
+    record, with the same function the API answers use (`pipeline.redaction.redact`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from pipeline.urls import redact, redact_text
+        from pipeline.redaction import redact, redact_text
 
         if record.args:
             try:

@@ -17,7 +17,7 @@ from pipeline.errors import BadRequest, URLRefused
 from pipeline.jobs import backoff_s
 from pipeline.media.score import KINDS, Weights, score
 from pipeline.media.targets import Policy, resolve
-from pipeline.urls import redact
+from pipeline.redaction import redact
 
 ACTIVE = ("queued", "running")
 # Statuses in which a repeated upload event does nothing (unless `force`).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.errors import NotReady, PipelineError, RateLimited
-from pipeline.urls import redact
+from pipeline.redaction import redact
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
