@@ -16,6 +16,8 @@ READ_OFFSET_ATTR = "_read_offset"  # faust.transport.consumer.Consumer
 TPS_URL_ATTR = "_tps_url"  # faust.assignor.PartitionAssignor
 FETCH_WAIT_ATTR = "_fetch_max_wait_ms"  # aiokafka.AIOKafkaConsumer
 SEND_TO_NODE_ATTR = "_send_request_to_node"  # aiokafka.admin.AIOKafkaAdminClient
+WEB_RUNNER_ATTR = "_runner"  # faust.web.drivers.aiohttp.Web
+RUNNER_KWARGS_ATTR = "_kwargs"  # aiohttp.web_runner.AppRunner
 
 
 def read_offset(consumer: Any, tp: TopicPartition) -> int | None:
@@ -54,3 +56,14 @@ async def send_request_to_node(admin: Any, node_id: Any, request: Any) -> Any:
     """Send a raw request to one broker (aiokafka's admin has no delete_consumer_groups)."""
     send = getattr(admin, SEND_TO_NODE_ATTR)
     return await send(node_id, request)
+
+
+def set_web_server_option(web: Any, name: str, value: Any) -> None:
+    """Set an aiohttp server option (e.g. `keepalive_timeout`) on Faust's web runner.
+
+    Faust builds the aiohttp `AppRunner` itself and passes it no server options;
+    the runner keeps them in a dict it hands to the server at start.
+    """
+    runner = getattr(web, WEB_RUNNER_ATTR)
+    kwargs: dict[str, Any] = getattr(runner, RUNNER_KWARGS_ATTR)
+    kwargs[name] = value

@@ -4,8 +4,11 @@
     ├── BadRequest                     bad_request       400
     │   └── InvalidURL                 invalid_url       400
     ├── Unauthorized                   unauthorized      401
+    ├── Forbidden                      forbidden         403
     ├── NotFound                       not_found         404
+    ├── JobFailed                      (the job's code)  409
     ├── PayloadTooLarge                payload_too_large 413
+    ├── UnsupportedMediaType           unsupported_media_type 415
     ├── URLRefused                     url_refused       422
     ├── RateLimited                    rate_limited      429
     ├── NotReady                       not_ready         503
@@ -21,6 +24,7 @@
     │   ├── ParseCrashed               parse_crashed          (transient)
     │   ├── ParseMemoryExceeded        parse_memory_exceeded  (transient)
     │   ├── StorageError               storage_error          (transient)
+    │   │   └── StorageRefused         storage_refused        (S3 refused the request)
     │   ├── ObjectNotFound             object_not_found
     │   └── DestinationError           destination_error      (transient unless 4xx)
     └── ConfigError                    config_error
@@ -63,8 +67,27 @@ class Unauthorized(PipelineError):
     code, http_status = "unauthorized", 401
 
 
+class Forbidden(PipelineError):
+    code, http_status = "forbidden", 403
+
+
 class NotFound(PipelineError):
     code, http_status = "not_found", 404
+
+
+class JobFailed(PipelineError):
+    """A finished job has no result (failed or cancelled); the answer carries its code."""
+
+    code, http_status = "job_failed", 409
+
+    def __init__(self, message: str = "", job_code: str = "") -> None:
+        super().__init__(message or "the job failed", job_code=job_code)
+        if job_code:
+            self.code = job_code
+
+
+class UnsupportedMediaType(PipelineError):
+    code, http_status = "unsupported_media_type", 415
 
 
 class PayloadTooLarge(PipelineError):
@@ -150,6 +173,13 @@ class ParseMemoryExceeded(JobError):
 
 class StorageError(JobError):
     code, transient = "storage_error", True
+
+
+class StorageRefused(StorageError):
+    """S3 refused the request itself (bad bucket name, bad key, access denied):
+    another attempt cannot help."""
+
+    code, transient = "storage_refused", False
 
 
 class ObjectNotFound(JobError):

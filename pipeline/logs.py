@@ -15,12 +15,16 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
+# Attributes every LogRecord has; everything else is a field passed with `extra`.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
 
 class RedactFilter(logging.Filter):
-    """Redact credentials in messages and string fields of every record."""
+    """Redact credentials in the message, every extra field and tracebacks of every
+    record, with the same function the API answers use (`pipeline.redaction.redact`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from pipeline.urls import redact_text
+        from pipeline.redaction import redact, redact_text
 
         if record.args:
             try:
@@ -31,8 +35,8 @@ class RedactFilter(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact_text(record.msg)
         for key, value in list(record.__dict__.items()):
-            if key in ("url", "final_url", "error") and isinstance(value, str):
-                setattr(record, key, redact_text(value))
+            if key not in _STANDARD and isinstance(value, str | dict | list | tuple):
+                setattr(record, key, redact(value))
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None

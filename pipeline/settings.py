@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GIB = 1024**3
@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     max_url_length: int = 4096
     # Base URL the `pipeline` CLI and Python client talk to (default: this host's web port).
     api_url: str = ""
+    # Browser origins (`scheme://host[:port]`) allowed to call the API; others get 403.
+    allowed_origins: CommaList = []
+    # Web server: idle keep-alive connections are closed after this; a client must
+    # send a request's headers and body within the read timeout.
+    web_keepalive_timeout_s: float = Field(15, gt=0)
+    web_read_timeout_s: float = Field(30, gt=0)
+    # /health's S3 probe: answer cached this long, each probe capped at the timeout.
+    s3_probe_ttl_s: float = Field(5, ge=0)
+    s3_probe_timeout_s: float = Field(2, gt=0)
 
     # --- embedded stack
     embedded_broker_port: int = 9092
@@ -109,7 +118,8 @@ class Settings(BaseSettings):
     prewarm_cache_ttl_s: float = 300
     prewarm_cache_max_items: int = 50
     prewarm_cache_max_bytes: int = 2 * GIB
-    # Prefixes a per-event `destination` may use besides null://, s3:// and the default's origin.
+    # Prefixes a per-event `destination` may use besides null:// and the default's origin;
+    # the only way to allow s3:// (each entry `s3://bucket/prefix`, never a pipeline bucket).
     prewarm_allowed_destinations: CommaList = []
     # Buckets an upload event may name as its source besides `media_bucket`: the
     # pipeline's own buckets hold parse results (playlist credentials) and must
@@ -121,7 +131,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 
-    @field_validator("trusted_proxies", "url_allowlist", "media_source_buckets", mode="before")
+    @field_validator("trusted_proxies", "url_allowlist", "media_source_buckets",
+                     "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -134,6 +145,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _check_destinations(self) -> Settings:
+        from pipeline.media.targets import check_settings
+
+        check_settings(self.prewarm_allowed_destinations,
+                       {self.results_bucket, self.broker_bucket, *self.allowed_source_buckets},
+                       self.prewarm_destination)
+        return self
 
     @field_validator("prewarm_http_headers", mode="before")
     @classmethod

@@ -13,14 +13,38 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from pipeline.errors import ObjectNotFound, StorageError
+from pipeline.errors import ObjectNotFound, StorageError, StorageRefused
 from pipeline.settings import Settings
 
 # S3 multipart parts must be >= 5 MiB except the last; 8 MiB keeps memory small.
 PART_SIZE = 8 * 1024 * 1024
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+# Error codes that mean S3 refused the request itself: retrying cannot help.
+_PERMANENT = {
+    "InvalidBucketName", "InvalidRequest", "InvalidArgument", "InvalidObjectName",
+    "KeyTooLongError", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId",
+    "SignatureDoesNotMatch", "AccountProblem", "MethodNotAllowed", "EntityTooLarge",
+    "EntityTooSmall", "InvalidPart", "InvalidPartOrder", "InvalidStorageClass",
+    "MalformedXML", "MetadataTooLarge", "InvalidURI", "InvalidDigest", "BadDigest",
+    "MissingContentLength", "InvalidRange", "400", "403", "405", "411", "413", "414",
+}
+# Codes worth another attempt even though their HTTP status is 4xx.
+_TRANSIENT = {"RequestTimeout", "RequestTimeTooSkewed", "SlowDown", "Throttling",
+              "ThrottlingException", "TooManyRequests", "OperationAborted",
+              "ExpiredToken", "408", "409", "429"}
+
+
+def classify(code: str, http_status: int = 0) -> str:
+    """`missing`, `permanent` or `transient` for an S3 error code (the one place)."""
+    if code in _MISSING:
+        return "missing"
+    if code in _TRANSIENT:
+        return "transient"
+    if code in _PERMANENT or (400 <= http_status < 500 and http_status not in (408, 409, 429)):
+        return "permanent"
+    return "transient"
 
 
 def client_config(settings: Settings) -> AioConfig:
@@ -61,9 +85,17 @@ def s3_errors(bucket: str, key: str) -> Any:
         yield
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in _MISSING:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        kind = classify(code, status)
+        if kind == "missing":
             raise ObjectNotFound(f"s3://{bucket}/{key} does not exist") from exc
+        if kind == "permanent":
+            raise StorageRefused(f"S3 refused the request ({code or status}) on "
+                                 f"s3://{bucket}/{key}") from exc
         raise StorageError(f"S3 {code or 'error'} on s3://{bucket}/{key}") from exc
+    except ParamValidationError as exc:  # botocore refused it before sending
+        raise StorageRefused(f"S3 request refused for s3://{bucket}/{key}: invalid "
+                             "bucket or key") from exc
     except (BotoCoreError, OSError, TimeoutError) as exc:
         raise StorageError(f"S3 unreachable for s3://{bucket}/{key}: {type(exc).__name__}") \
             from exc

@@ -1,9 +1,7 @@
 """URL helpers: normalisation, job ids, validation and credential redaction.
 
-Pure functions, no network. Playlist URLs routinely carry credentials
-(Xtream ``get.php?username=..&password=..``, ``/live/<user>/<pass>/..``,
-user-info), so anything that may reach a log, a metric or an API answer goes
-through :func:`redact_url` / :func:`redact_text` first.
+Pure functions, no network. Credential redaction lives in `pipeline.redaction`
+and is re-exported here (`redact`, `redact_url`, `redact_text`).
 """
 
 from __future__ import annotations
@@ -13,62 +11,28 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import idna
 
 from pipeline.errors import InvalidURL, URLRefused
+from pipeline.redaction import (  # noqa: F401  (re-exported: callers import them from here)
+    REDACTED,
+    SECRET_KEYS,
+    UNPARSEABLE,
+    XTREAM_KINDS,
+    is_secret_key,
+    redact,
+    redact_text,
+    redact_url,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
-REDACTED = "***"
-UNPARSEABLE = "<unparseable url>"
-
-# Query keys whose values are secrets (compared lower-cased, after unquoting).
-SECRET_KEYS = frozenset(
-    {
-        "username",
-        "user",
-        "password",
-        "pass",
-        "passwd",
-        "pwd",
-        "token",
-        "key",
-        "apikey",
-        "api_key",
-        "auth",
-        "secret",
-        "signature",
-        "sig",
-        "access_token",
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-    }
-)
-# Xtream paths: /<kind>/<user>/<pass>/<stream>.
-XTREAM_KINDS = frozenset({"live", "movie", "series", "timeshift"})
-# Xtream's short live form /<user>/<pass>/<stream id>[.ext] (or a bare /<user>/<pass>/).
-_XTREAM_SHORT_TAIL_RE = re.compile(r"^(?:\d+(?:\.[A-Za-z0-9]{1,8})?)?$")
-
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _HOST_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_\-.]*[a-z0-9_])?$")
-_PAIR_SPLIT_RE = re.compile(r"([&;])")
-_URL_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
-_TRAILING_PUNCT = ".,;:!?)]}"
-_XTREAM_IN_TEXT_RE = re.compile(
-    r"(?i)(/(?:" + "|".join(sorted(XTREAM_KINDS)) + r")/)[^/\s?#\"'<>]+/[^/\s?#\"'<>]+(?=/)"
-)
-# key=value outside URLs; the value stops before trailing punctuation of the sentence.
-_PAIR_IN_TEXT_RE = re.compile(
-    r"(?i)(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(SECRET_KEYS)) + r")="
-    r"[^\s&;,\"'<>()\[\]{}]*[^\s&;,\"'<>()\[\]{}.:!?]"
-)
-# "user:pass@host" without a scheme, in free text.
-_USERINFO_IN_TEXT_RE = re.compile(r"(?<![\w/:.*%-])[^\s:/@\"'<>]+:[^\s/@\"'<>]*@(?=[\w\[])")
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:
@@ -203,78 +167,3 @@ def validate_playlist_url(url: object, max_length: int) -> str:
         raise InvalidURL("backslash in the host part of the URL")
     normalize_url(text)  # raises InvalidURL for no host, bad port, bad host
     return text
-
-
-def _redact_userinfo(netloc: str) -> str:
-    userinfo, at, hostport = netloc.rpartition("@")
-    if not at:
-        return netloc
-    masked = f"{REDACTED}:{REDACTED}" if ":" in userinfo else REDACTED
-    return f"{masked}@{hostport}"
-
-
-def _redact_pairs(query: str) -> str:
-    """Mask the values of secret keys in ``a=b&c=d`` text, keeping the rest verbatim."""
-    pieces = _PAIR_SPLIT_RE.split(query)
-    for i in range(0, len(pieces), 2):
-        key, eq, _value = pieces[i].partition("=")
-        if eq and unquote(key).strip().lower() in SECRET_KEYS:
-            pieces[i] = f"{key}={REDACTED}"
-    return "".join(pieces)
-
-
-def _redact_path(path: str) -> str:
-    segments = path.split("/")
-    if (len(segments) == 4 and not segments[0] and segments[1] and segments[2]
-            and _XTREAM_SHORT_TAIL_RE.match(segments[3])):
-        segments[1] = segments[2] = REDACTED
-        return "/".join(segments)
-    i = 0
-    while i < len(segments):
-        if unquote(segments[i]).lower() in XTREAM_KINDS and i + 2 < len(segments):
-            segments[i + 1] = segments[i + 2] = REDACTED
-            i += 3
-        else:
-            i += 1
-    return "/".join(segments)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with credentials masked: user-info, secret query values, Xtream path.
-
-    Never raises; input that cannot be handled becomes a placeholder.
-    """
-    try:
-        text = str(url)
-        # Without "://", urlsplit would read "user:pass@host" as scheme "user";
-        # parsing it as a network-path reference keeps the user-info visible.
-        schemeless = "://" not in text
-        parts = urlsplit("//" + text if schemeless else text)
-        rebuilt = parts._replace(
-            netloc=_redact_userinfo(parts.netloc),
-            path=_redact_path(parts.path),
-            query=_redact_pairs(parts.query),
-            fragment=_redact_pairs(parts.fragment),
-        ).geturl()
-        if schemeless:
-            rebuilt = rebuilt.removeprefix("//")
-        return rebuilt
-    except Exception:  # redaction must never be the thing that fails
-        return UNPARSEABLE
-
-
-def _redact_match(match: re.Match[str]) -> str:
-    found = match.group(0)
-    core = found.rstrip(_TRAILING_PUNCT)
-    return redact_url(core) + found[len(core) :]
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every URL redacted and loose ``password=...`` pairs masked."""
-    try:
-        out = _URL_IN_TEXT_RE.sub(_redact_match, str(text))
-        out = _USERINFO_IN_TEXT_RE.sub(f"{REDACTED}:{REDACTED}@", out)
-        out = _XTREAM_IN_TEXT_RE.sub(lambda m: f"{m.group(1)}{REDACTED}/{REDACTED}", out)
-        return _PAIR_IN_TEXT_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", out)
-    except Exception:  # see redact_url
-        return "<unredactable text>"

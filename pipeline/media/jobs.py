@@ -7,15 +7,16 @@ Rows are duck-typed (`pipeline.records.MediaJob`); changes go through `row.deriv
 from __future__ import annotations
 
 import math
-import posixpath
 import re
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+from pipeline.encoding import require_utf8
 from pipeline.errors import BadRequest, URLRefused
 from pipeline.media.score import KINDS, Weights, score
+from pipeline.media.targets import Policy, resolve
+from pipeline.redaction import redact
 from pipeline.retry import backoff_s
 
 ACTIVE = ("queued", "running")
@@ -65,6 +66,7 @@ def validate_upload(body: Mapping[str, Any], *, default_bucket: str, now: float,
                     allowed_buckets: Collection[str] = ()) -> dict[str, Any]:
     """The fields of a `media.uploads` event, checked; raises BadRequest (400), or
     URLRefused (422) for a source bucket outside `allowed_buckets` (when given)."""
+    require_utf8(body)
     size = body.get("size")
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
         raise BadRequest("`size` must be a whole number of bytes, 0 to 5 TiB")
@@ -93,46 +95,14 @@ def validate_upload(body: Mapping[str, Any], *, default_bucket: str, now: float,
     }
 
 
-def _under(url: str, prefix: str) -> bool:
-    """True when `url` has the scheme and host of `prefix` and a path inside its path."""
-    u, p = urlsplit(url), urlsplit(prefix)
-    if (u.scheme.lower(), u.netloc.lower()) != (p.scheme.lower(), p.netloc.lower()):
-        return False
-    base = posixpath.normpath(p.path or "/").rstrip("/")
-    path = posixpath.normpath(u.path or "/")
-    return not base or path == base or path.startswith(base + "/")
-
-
 def check_destination(url: str, *, default: str, allowed: Iterable[str],
                       protected_buckets: Iterable[str]) -> str:
-    """Refuse a per-event destination override the operator did not allow.
+    """Refuse a per-event destination override the operator did not allow (422).
 
-    `null://` and `s3://<bucket>` (not one of the pipeline's own buckets) are always
-    allowed; `http(s)://` needs the default destination's scheme and host and
-    `file://` a path under the default directory, unless a prefix of
-    `PIPELINE_PREWARM_ALLOWED_DESTINATIONS` covers it.
+    The rules live in `pipeline.media.targets.resolve`, which the writer runs again.
     """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("null", "s3", "http", "https", "file"):
-        raise BadRequest("`destination` must be null://, s3://, http(s):// or file://")
-    if ".." in parts.path.split("/"):
-        raise URLRefused("`destination` must not contain '..'")
-    if scheme == "null":
-        return url
-    if scheme == "s3":
-        if not parts.netloc or parts.netloc in set(protected_buckets):
-            raise URLRefused("`destination` bucket is not allowed")
-        return url
-    if any(_under(url, prefix) for prefix in allowed):
-        return url
-    if scheme == "file":
-        if _under(url, default):
-            return url
-    elif (scheme, parts.netloc.lower()) == (urlsplit(default).scheme.lower(),
-                                           urlsplit(default).netloc.lower()):
-        return url
-    raise URLRefused("`destination` is not an allowed destination")
+    resolve(url, Policy(default, tuple(allowed), frozenset(protected_buckets)))
+    return url
 
 
 def upload_starts_job(row: Any, force: bool) -> bool:
@@ -195,7 +165,8 @@ def job_answer(row: Any, now: float, weights: Weights,
 
 
 def dead_letter_payload(row: Any) -> dict[str, Any]:
-    """The upload event of a failed job, as it could be re-published."""
+    """The upload event of a failed job, as it could be re-published (a destination
+    URL's credentials are masked: dead letters are read by more people than workers)."""
     fields = ("media_id", "bucket", "key", "size", "kind", "content_type", "uploaded_at",
               "destination")
-    return {name: getattr(row, name) for name in fields}
+    return redact({name: getattr(row, name) for name in fields})

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.errors import BadRequest
 from pipeline.media import jobs
+from pipeline.media.targets import Policy
 from pipeline.settings import Settings
 
 
@@ -23,8 +24,7 @@ def checked_upload(body: dict[str, Any], now: float, settings: Settings) -> dict
     if fields["destination"]:
         jobs.check_destination(fields["destination"], default=settings.default_destination,
                                allowed=settings.prewarm_allowed_destinations,
-                               protected_buckets=(settings.results_bucket,
-                                                  settings.broker_bucket))
+                               protected_buckets=Policy.from_settings(settings).protected_buckets)
     return fields
 
 

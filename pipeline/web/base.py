@@ -8,11 +8,14 @@ import json
 import logging
 from typing import Any, ClassVar
 
+from aiohttp import web as aioweb
 from faust.web import Request, Response, View
 
 from pipeline.broker import BrokerProbe
+from pipeline.encoding import require_utf8
 from pipeline.errors import BadRequest, NotReady, PayloadTooLarge, PipelineError, Unauthorized
 from pipeline.settings import Settings
+from pipeline.web import guards
 from pipeline.web.deps import WebDeps
 from pipeline.web.errors import error_answer
 
@@ -29,16 +32,25 @@ class ApiView(View):
     async def dispatch(self, request: Any) -> Any:
         route = type(self).__name__
         try:
-            if self.requires_auth:
-                check_auth(request, self.deps.settings)
+            settings = self.deps.settings
+            guards.check_origin(request.headers, settings.allowed_origins)
+            if self.requires_auth and request.method != "OPTIONS":
+                check_auth(request, settings)
             response = await super().dispatch(request)
         except PipelineError as exc:
             response = self.error_response(exc)
         except Exception as exc:  # never a bare 500 page: log and answer JSON
             log.exception("http_error", extra={"route": route})
             response = self.error_response(exc)
+        if not response.prepared:  # a streamed answer set its headers itself
+            response.headers.update(guards.cors_headers(request.headers,
+                                                        self.deps.settings.allowed_origins))
         self.deps.metrics.http_requests.labels(route=route, status=str(response.status)).inc()
         return response
+
+    async def options(self, request: Request, **kwargs: Any) -> Response:
+        """CORS preflight: 204 (the allowed origin's headers are added by `dispatch`)."""
+        return aioweb.Response(status=204)  # type: ignore[return-value]
 
     def error_response(self, exc: Exception) -> Response:
         status, body, headers = error_answer(exc)
@@ -84,10 +96,15 @@ def check_auth(request: Request, settings: Settings) -> None:
 
 async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
     """The request body as a JSON object, capped at `PIPELINE_MAX_BODY_BYTES`."""
+    guards.require_json(request.headers.get("Content-Type"))
     declared = request.content_length  # type: ignore[attr-defined]
     if declared is not None and declared > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
-    raw = await request.content.read(settings.max_body_bytes + 1)  # type: ignore[attr-defined]
+    try:
+        raw = await asyncio.wait_for(request.content.read(  # type: ignore[attr-defined]
+            settings.max_body_bytes + 1), settings.web_read_timeout_s)
+    except TimeoutError:
+        raise BadRequest("request body not received in time") from None
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLarge(f"body over {settings.max_body_bytes} bytes")
     try:
@@ -96,4 +113,5 @@ async def read_json(request: Request, settings: Settings) -> dict[str, Any]:
         raise BadRequest("body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    require_utf8(body)
     return body

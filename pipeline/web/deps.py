@@ -13,6 +13,7 @@ from pipeline.media.service import PrewarmService
 from pipeline.metrics import Metrics
 from pipeline.netguard import AddressPolicy
 from pipeline.playlist.service import ParseService
+from pipeline.s3probe import S3Probe
 from pipeline.settings import Settings
 from pipeline.topics import Topics
 from pipeline.web.ratelimit import RateLimit
@@ -43,6 +44,7 @@ class WebDeps:
     policy: AddressPolicy = field(init=False)
     pending: PendingParses = field(init=False)
     accepted: AcceptedUploads = field(init=False)
+    s3_probe: S3Probe = field(init=False)
 
     def __post_init__(self) -> None:
         self.router = OwnerRouter(self.app, self.settings)
@@ -50,3 +52,4 @@ class WebDeps:
         self.policy = AddressPolicy.from_settings(self.settings)
         self.pending = PendingParses()
         self.accepted = AcceptedUploads(self.settings.score)
+        self.s3_probe = S3Probe.from_settings(self.settings)

@@ -20,16 +20,18 @@ class Health(ApiView):
 
     async def get(self, request: Request) -> Response:
         deps = self.deps
-        broker_ok = deps.probe.ok
+        s3_ok = await deps.s3_probe.check()
+        healthy = deps.probe.ok and s3_ok  # degraded when either is unreachable
         body = {
-            "status": "ok" if broker_ok else "degraded",
+            "status": "ok" if healthy else "degraded",
+            "s3": s3_ok,
             "uptime_s": round(time.monotonic() - deps.started, 1),
             "memory": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)},
-            "broker": broker_ok,
+            "broker": deps.probe.ok,
             "queues": {"parse": {"waiting": 0, "active": 0},
                        "prewarm": {"waiting": 0, "active": 0}} | deps.queue_figures(),
         }
-        return self.json(body, status=200 if broker_ok else 503)
+        return self.json(body, status=200 if healthy else 503)
 
 
 class MetricsView(ApiView):

@@ -20,6 +20,7 @@ from pipeline.records import ParseRequest, PlaylistJob
 from pipeline.urls import job_id_for, validate_playlist_url
 from pipeline.web.base import ApiView, read_json, require_broker, send_or_503
 from pipeline.web.deps import WebDeps
+from pipeline.web.guards import accepts_gzip, refuse_finished_without_result
 from pipeline.web.preflight import refuse_private_target
 
 # How long a submit waits for its request to be applied, so `position` is real.
@@ -119,7 +120,7 @@ class JobItems(ApiView):
     async def get(self, request: Request, job_id: str) -> Any:
         uri = await _result_uri(self.deps, request, job_id)
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "")
+        gzip_ok = accepts_gzip(request.headers.get("Accept-Encoding"))
         resp = aioweb.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         if gzip_ok:
             resp.headers["Content-Encoding"] = "gzip"
@@ -142,6 +143,7 @@ async def _result_uri(deps: WebDeps, request: Request, job_id: str) -> str:
     owner = deps.router.route(request, deps.playlist_jobs, job_id)
     if owner is None:
         row = _get_job(deps, job_id)
+        refuse_finished_without_result(row.status, row.error)
         uri = row.result_uri if row.status == Status.DONE else ""
     else:
         answer = await deps.router.forward(
@@ -151,6 +153,7 @@ async def _result_uri(deps: WebDeps, request: Request, job_id: str) -> str:
         if answer.status != 200:
             err = doc.get("error", {})
             raise _as_error(answer.status, err)
+        refuse_finished_without_result(doc.get("status", ""), doc.get("error"))
         uri = doc.get("result_uri") or ""
     if not uri:
         raise NotReady("the job has no result yet", retry_after=2)

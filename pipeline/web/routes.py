@@ -7,6 +7,7 @@ import faust
 from pipeline.web.base import ApiView
 from pipeline.web.deps import WebDeps
 from pipeline.web.health import Health, MetricsView
+from pipeline.web.limits import apply_server_limits
 from pipeline.web.media import MediaQueue, MediaStatus, SubmitUpload
 from pipeline.web.openapi import OpenAPIView
 from pipeline.web.playlist import JobItems, JobStatus, SubmitParse
@@ -31,3 +32,4 @@ def register_views(app: faust.App, deps: WebDeps) -> None:
         bound = type(view.__name__, (view,), {"deps": deps, "__module__": view.__module__,
                                               "__doc__": view.__doc__})
         app.page(path)(bound)
+    apply_server_limits(app.web, deps.settings)

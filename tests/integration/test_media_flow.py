@@ -164,6 +164,7 @@ def read_topic(broker: Broker, topic: str, expect: int, timeout: float = 30) -> 
 def test_prewarm_flow(worker_factory: WorkerFactory, s3_server: S3Server,
                       destination: Destination) -> None:
     worker = worker_factory(PIPELINE_PREWARM_DESTINATION=destination.base + "/warm",
+                            PIPELINE_PREWARM_ALLOWED_DESTINATIONS="s3://prewarm-copy/warm",
                             PIPELINE_PREWARM_RETRY_BASE_S="0.2",
                             PIPELINE_PREWARM_MAX_ATTEMPTS="3")
     run = uuid.uuid4().hex[:8]
@@ -233,13 +234,18 @@ def test_prewarm_flow(worker_factory: WorkerFactory, s3_server: S3Server,
                           destination=f"s3://pipeline-results/{run}")
     assert status == 422, body
     s3_server.client().create_bucket(Bucket="prewarm-copy")
+    # s3 only under an allowed prefix, each media id in its own key space
+    status, body = upload(worker, f"{run}-copy", f"{run}/a.jpg", len(photo),
+                          destination=f"s3://prewarm-copy/{run}/")
+    assert status == 422, body
     upload(worker, f"{run}-copy2", f"{run}/shared.mp4", len(big),
-           destination=f"s3://prewarm-copy/{run}/")
+           destination="s3://prewarm-copy/warm/")
     upload(worker, f"{run}-null", f"{run}/a.jpg", len(photo), destination="null://")
     copied = final(worker, f"{run}-copy2")
     assert copied["status"] == "done", copied
-    assert copied["destination_ref"] == f"s3://prewarm-copy/{run}/{run}/shared.mp4"
-    head = s3_server.client().head_object(Bucket="prewarm-copy", Key=f"{run}/{run}/shared.mp4")
+    key = f"warm/{run}-copy2/{run}/shared.mp4"
+    assert copied["destination_ref"] == f"s3://prewarm-copy/{key}"
+    head = s3_server.client().head_object(Bucket="prewarm-copy", Key=key)
     assert head["ContentLength"] == len(big)
     assert final(worker, f"{run}-null")["destination_ref"] == "null://"
 

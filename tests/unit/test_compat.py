@@ -46,3 +46,9 @@ def test_admin_send_request_to_node() -> None:
     send = getattr(AIOKafkaAdminClient, compat.SEND_TO_NODE_ATTR)
     assert inspect.iscoroutinefunction(send)
     assert list(inspect.signature(send).parameters)[:3] == ["self", "node_id", "request"]
+
+
+def test_web_runner_server_options(app: faust.App) -> None:
+    compat.set_web_server_option(app.web, "keepalive_timeout", 7)
+    runner = getattr(app.web, compat.WEB_RUNNER_ATTR)
+    assert getattr(runner, compat.RUNNER_KWARGS_ATTR)["keepalive_timeout"] == 7

@@ -101,7 +101,6 @@ def _check(url: str, default: str = DEFAULT, allowed: tuple[str, ...] = ()) -> s
     "url",
     [
         "null://",
-        "s3://other-bucket/prefix",
         "http://cdn.internal:8080/elsewhere",
         "file:///srv/warm/sub",
     ],
@@ -115,6 +114,7 @@ def test_destination_overrides_allowed(url: str) -> None:
     "url",
     [
         "s3://pipeline-results/x",
+        "s3://other-bucket/prefix",  # s3 only through PIPELINE_PREWARM_ALLOWED_DESTINATIONS
         "http://cdn.internal:8080.evil.example/x",
         "https://cdn.internal:8080/x",
         "http://169.254.169.254/latest",
@@ -132,6 +132,9 @@ def test_file_override_must_stay_under_default() -> None:
         _check("file:///srv/warmer", "file:///srv/warm")
     assert _check("file:///data/x", "file:///srv/warm", allowed=("file:///data",))
     assert _check("https://up.example/a", allowed=("https://up.example/",))
+    assert _check("s3://copy/warm/x", allowed=("s3://copy/warm",))
+    with pytest.raises(URLRefused):
+        _check("s3://copy/warmer", allowed=("s3://copy/warm",))
     with pytest.raises(BadRequest):
         _check("ftp://x/y")
 
