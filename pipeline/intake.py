@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import BadRequest, PipelineError, URLRefused
 from pipeline.media import jobs as media_jobs
+from pipeline.media.targets import Policy
 from pipeline.partitioning import key_bytes, key_partition
 from pipeline.urls import job_id_for, validate_playlist_url
 
@@ -86,7 +87,7 @@ class IntakeRules:
             allowed_buckets=settings.allowed_source_buckets,
             default_destination=settings.default_destination,
             allowed_destinations=tuple(settings.prewarm_allowed_destinations),
-            protected_buckets=(settings.results_bucket, settings.broker_bucket))
+            protected_buckets=tuple(Policy.from_settings(settings).protected_buckets))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from pipeline.urls import job_id_for
 NOW = 1_700_000_000.0
 RULES = IntakeRules(partitions=8, max_bytes=4096, unknown_tolerance=2,
                     allowed_buckets=frozenset({"media", "uploads"}),
-                    default_destination="file:///srv/warm", protected_buckets=("results",))
+                    default_destination="file:///srv/warm", protected_buckets=("results",),
+                    allowed_destinations=("s3://warm-bucket/warm",))
 URL = "HTTP://Example.COM:80/list.m3u?username=u&password=p"
 JOB = job_id_for(URL)
 
@@ -188,8 +189,8 @@ def test_bad_uploads(change: dict[str, Any], reason: str) -> None:
 
 
 def test_allowed_destination_passes() -> None:
-    got = accepted(media({**UPLOAD, "destination": "s3://warm-bucket/x"}))
-    assert got.value["destination"] == "s3://warm-bucket/x"
+    got = accepted(media({**UPLOAD, "destination": "s3://warm-bucket/warm/x"}))
+    assert got.value["destination"] == "s3://warm-bucket/warm/x"
 
 
 def test_rules_from_settings() -> None:
