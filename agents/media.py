@@ -5,7 +5,7 @@
 - `apply_events` (internal events topic) applies run events to rows (Faust allows
   table writes only inside stream iteration) and publishes final outcomes.
 - After every rebalance the scheduler is rebuilt from the rows this worker owns.
-Rules: `pipeline.media.jobs`, `pipeline.media.uploads`; runs: `pipeline.media.service`.
+Rules: `pipeline.media.rules`, `pipeline.media.uploads`; runs: `pipeline.media.service`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import faust
 
 from pipeline.errors import PipelineError
-from pipeline.media import jobs
+from pipeline.media import rules as media_rules
 from pipeline.media.service import PrewarmService
 from pipeline.media.uploads import decode_upload, key_text
 from pipeline.records import FINAL, DeadLetter, JobStatus, MediaJob, PrewarmResult
@@ -56,7 +56,7 @@ def register(app: faust.App, deps: MediaAgents) -> None:
     async def apply_events(stream: Any) -> None:
         async for media_id, event in stream.items():
             s = deps.settings
-            updated = jobs.apply_event(
+            updated = media_rules.apply_event(
                 deps.jobs.get(media_id), event, weights=s.score,
                 max_attempts=s.prewarm_max_attempts, retry_base_s=s.prewarm_retry_base_s,
                 jitter=random.random(), next_run_id=new_run_id())
@@ -70,7 +70,7 @@ def register(app: faust.App, deps: MediaAgents) -> None:
         RocksDB iteration walks only actively owned partitions (docs/embedded-broker.md).
         """
         rows = [row for row in deps.jobs.values()
-                if row is not None and row.status in jobs.ACTIVE]
+                if row is not None and row.status in media_rules.ACTIVE]
         deps.prewarm.scheduler.rebuild(rows)
         log.info("prewarm_resumed", extra={
             "jobs": len(rows), "running": sum(r.status == JobStatus.RUNNING for r in rows)})
@@ -94,11 +94,11 @@ async def apply_upload(deps: MediaAgents, raw_key: bytes | None, raw_value: byte
     row = deps.jobs.get(fields["media_id"])
     replay = fields.pop("replay")
     force = fields.pop("force") or (replay and row is not None and row.status == JobStatus.DONE)
-    if row is not None and not jobs.upload_starts_job(row, force):
+    if row is not None and not media_rules.upload_starts_job(row, force):
         log.info("upload_deduplicated", extra={"media_id": row.media_id, "status": row.status})
         return
     row = MediaJob(**fields, status=JobStatus.QUEUED, run_id=new_run_id(), created_at=now)
-    row = row.derive(score=jobs.current_score(row, now, deps.settings.score))
+    row = row.derive(score=media_rules.current_score(row, now, deps.settings.score))
     deps.jobs[row.media_id] = row
     deps.prewarm.scheduler.submit(row)
     log.info("prewarm_queued", extra={"media_id": row.media_id, "score": row.score,
@@ -118,5 +118,5 @@ async def _announce(deps: MediaAgents, row: MediaJob) -> None:
     if row.status == JobStatus.FAILED:
         await deps.topics.media_dlq.send(key=row.media_id, value=DeadLetter(
             key=row.media_id, reason={**(row.error or {}), "attempts": row.attempts},
-            attempts=row.attempts, payload=jobs.dead_letter_payload(row),
+            attempts=row.attempts, payload=media_rules.dead_letter_payload(row),
             at=row.finished_at or time.time()))

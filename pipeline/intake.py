@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import BadRequest, PipelineError, URLRefused
-from pipeline.media import jobs as media_jobs
+from pipeline.media import rules as media_rules
 from pipeline.media.targets import Policy
 from pipeline.partitioning import key_bytes, key_partition
 from pipeline.urls import job_id_for, validate_playlist_url
@@ -233,10 +233,10 @@ def _parse_fields(record: RawRecord, body: dict[str, Any], rules: IntakeRules,
 
 def _media_fields(record: RawRecord, body: dict[str, Any], rules: IntakeRules,
                   now: float) -> tuple[str, dict[str, Any]]:
-    fields = media_jobs.validate_upload(body, default_bucket=rules.default_bucket, now=now,
+    fields = media_rules.validate_upload(body, default_bucket=rules.default_bucket, now=now,
                                         allowed_buckets=rules.allowed_buckets)
     if fields["destination"]:
-        media_jobs.check_destination(fields["destination"], default=rules.default_destination,
+        media_rules.check_destination(fields["destination"], default=rules.default_destination,
                                      allowed=rules.allowed_destinations,
                                      protected_buckets=rules.protected_buckets)
     fields["replay"] = _flag(body, "replay")

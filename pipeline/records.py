@@ -157,7 +157,7 @@ class PlaylistJob(faust.Record, serializer="json"):
 
 class MediaJob(faust.Record, serializer="json"):
     """One media prewarm job row (table `media_jobs`, key media_id); rules in
-    `pipeline.media.jobs`."""
+    `pipeline.media.rules`."""
 
     media_id: str
     bucket: str

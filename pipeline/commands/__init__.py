@@ -8,8 +8,8 @@ import click
 def register(group: click.Group) -> None:
     """Add every subcommand of this package to `group`."""
     from pipeline.commands.admin import reset_state, topics
-    from pipeline.commands.jobs import items, parse, status
     from pipeline.commands.media import media
+    from pipeline.commands.playlist import items, parse, status
     from pipeline.commands.replay import replay
 
     for command in (parse, status, items, media, replay, topics, reset_state):

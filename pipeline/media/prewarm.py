@@ -11,6 +11,7 @@ from typing import Any, cast
 from pipeline import storage
 from pipeline.media.cache import CacheKey, DiskCache
 from pipeline.media.destinations import Destination, PushItem
+from pipeline.records import MediaJob
 
 CHUNK = 1024 * 1024
 
@@ -36,7 +37,7 @@ async def download(s3: Any, bucket: str, key: str, path: Path) -> int:
     return size
 
 
-async def prewarm(row: Any, *, s3: Any, cache: DiskCache, destination: Destination) -> Outcome:
+async def prewarm(row: MediaJob, *, s3: Any, cache: DiskCache, destination: Destination) -> Outcome:
     """Fetch `row`'s object (cached) and push it; raises the pipeline's JobErrors."""
     cache_key = CacheKey(row.bucket, row.key, str(row.size))
 

@@ -14,14 +14,14 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
-from pipeline.media.jobs import job_time
 from pipeline.media.queue import JobQueue
+from pipeline.media.rules import job_time
+from pipeline.records import MediaJob
 
 log = logging.getLogger("pipeline.media")
 
-RunJob = Callable[[Any, float], Awaitable[None]]
+RunJob = Callable[[MediaJob, float], Awaitable[None]]
 # Runs finished here whose outcome event may not be applied yet: a rebuild in
 # that window must not start them again. Bounded; older ones are forgotten.
 FINISHED_MEMORY = 10_000
@@ -43,7 +43,7 @@ class Scheduler:
     def stats(self) -> dict[str, int]:
         return {"waiting": len(self.queue), "active": len(self.active)}
 
-    def submit(self, row: Any) -> None:
+    def submit(self, row: MediaJob) -> None:
         """Queue a row's run (replacing a waiting or running older run of the job)."""
         current = self.active.get(row.media_id)
         if current is not None:
@@ -54,7 +54,7 @@ class Scheduler:
                         now=self._clock(), not_before=row.not_before, data=row)
         self._wake.set()
 
-    def rebuild(self, rows: Iterable[Any]) -> None:
+    def rebuild(self, rows: Iterable[MediaJob]) -> None:
         """After a rebalance: exactly the queued/running rows of the partitions owned now."""
         owned = {row.media_id: row for row in rows
                  if (row.media_id, row.run_id) not in self._finished}
@@ -89,7 +89,7 @@ class Scheduler:
             entry, reordered = self.queue.pick(now)
             if entry is None:
                 return
-            row = entry.data
+            row: MediaJob = entry.data
             score = self.queue.score_of(entry, now)
             if reordered:
                 log.info("queue_reorder", extra={"waiting": len(self.queue),
@@ -98,7 +98,7 @@ class Scheduler:
             self.active[row.media_id] = (row.run_id, task)
             task.add_done_callback(functools.partial(self._done, row))
 
-    def _done(self, row: Any, task: asyncio.Task[None]) -> None:
+    def _done(self, row: MediaJob, task: asyncio.Task[None]) -> None:
         current = self.active.get(row.media_id)
         if current is not None and current[1] is task:
             del self.active[row.media_id]

@@ -21,12 +21,12 @@ from pipeline import storage
 from pipeline.errors import PipelineError
 from pipeline.media.cache import DiskCache
 from pipeline.media.destinations import HttpOptions, open_destination
-from pipeline.media.jobs import job_time
 from pipeline.media.prewarm import Outcome, prewarm
 from pipeline.media.queue import JobQueue
+from pipeline.media.rules import job_time
 from pipeline.media.scheduler import Scheduler
 from pipeline.metrics import Metrics
-from pipeline.records import PrewarmEvent
+from pipeline.records import EventKind, MediaJob, PrewarmEvent
 from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline.media")
@@ -79,10 +79,10 @@ class PrewarmService(Service):
 
     # --- one run
 
-    async def run_job(self, row: Any, score: float) -> None:
+    async def run_job(self, row: MediaJob, score: float) -> None:
         """Prewarm one job and report its outcome as events (cancellation reports nothing)."""
         attempt, at, t0 = row.attempts + 1, time.time(), time.monotonic()
-        await self._send(row, "started", attempt, at=at)
+        await self._send(row, EventKind.STARTED, attempt, at=at)
         log.info("prewarm_start", extra={
             "media_id": row.media_id, "run_id": row.run_id, "attempt": attempt,
             "score": score, "kind": row.kind, "size": row.size,
@@ -94,12 +94,12 @@ class PrewarmService(Service):
         else:
             await self._done(row, attempt, outcome, time.monotonic() - t0)
 
-    async def _prewarm(self, row: Any) -> Outcome:
+    async def _prewarm(self, row: MediaJob) -> Outcome:
         url = row.destination or self.settings.default_destination
         destination = open_destination(url, s3=self.s3, session=self.session, http=self._http)
         return await prewarm(row, s3=self.s3, cache=self.cache, destination=destination)
 
-    async def _done(self, row: Any, attempt: int, outcome: Outcome, duration: float) -> None:
+    async def _done(self, row: MediaJob, attempt: int, outcome: Outcome, duration: float) -> None:
         m = self.metrics
         m.prewarm_jobs.labels(status="done").inc()
         m.prewarm_duration.observe(duration)
@@ -109,14 +109,14 @@ class PrewarmService(Service):
         if outcome.cache_hit:
             log.info("cache_hit", extra={"media_id": row.media_id, "bucket": row.bucket,
                                          "key": row.key, "shared": outcome.shared})
-        await self._send(row, "done", attempt, duration_s=round(duration, 4),
+        await self._send(row, EventKind.DONE, attempt, duration_s=round(duration, 4),
                          bytes=outcome.bytes_out, destination_ref=outcome.destination_ref)
         log.info("prewarm_done", extra={
             "media_id": row.media_id, "run_id": row.run_id, "attempt": attempt,
             "duration_s": round(duration, 4), "bytes": outcome.bytes_out,
             "cache_hit": outcome.cache_hit, "destination_ref": outcome.destination_ref})
 
-    async def _failed(self, row: Any, attempt: int, exc: Exception, duration: float) -> None:
+    async def _failed(self, row: MediaJob, attempt: int, exc: Exception, duration: float) -> None:
         if isinstance(exc, PipelineError):
             error = exc
         else:  # a bug or an unexpected library error: worth another try
@@ -125,14 +125,14 @@ class PrewarmService(Service):
             error.transient = True
         retry = error.transient and attempt < self.settings.prewarm_max_attempts
         self.metrics.prewarm_jobs.labels(status="retry" if retry else "failed").inc()
-        await self._send(row, "retry" if retry else "failed", attempt,
+        await self._send(row, EventKind.RETRY if retry else EventKind.FAILED, attempt,
                          duration_s=round(duration, 4), error=error.to_dict())
         log.warning("prewarm_failed", extra={
             "media_id": row.media_id, "run_id": row.run_id, "attempt": attempt,
             "code": error.code, "error": error.message, "will_retry": retry,
             "duration_s": round(duration, 4)})
 
-    async def _send(self, row: Any, kind: str, attempt: int, **fields: Any) -> None:
+    async def _send(self, row: MediaJob, kind: EventKind, attempt: int, **fields: Any) -> None:
         fields.setdefault("at", time.time())
         await self._emit(PrewarmEvent(kind=kind, media_id=row.media_id, run_id=row.run_id,
                                       attempts=attempt, **fields))

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from pipeline.errors import BadRequest
-from pipeline.media import jobs
+from pipeline.media import rules as media_rules
 from pipeline.media.targets import Policy
 from pipeline.settings import Settings
 
@@ -19,10 +19,10 @@ from pipeline.settings import Settings
 def checked_upload(body: dict[str, Any], now: float, settings: Settings) -> dict[str, Any]:
     """The upload event's fields; 400 for bad fields, 422 for a refused source or
     destination."""
-    fields = jobs.validate_upload(body, default_bucket=settings.media_bucket, now=now,
+    fields = media_rules.validate_upload(body, default_bucket=settings.media_bucket, now=now,
                                   allowed_buckets=settings.allowed_source_buckets)
     if fields["destination"]:
-        jobs.check_destination(fields["destination"], default=settings.default_destination,
+        media_rules.check_destination(fields["destination"], default=settings.default_destination,
                                allowed=settings.prewarm_allowed_destinations,
                                protected_buckets=Policy.from_settings(settings).protected_buckets)
     return fields

@@ -8,7 +8,7 @@ import time
 from faust.web import Request, Response
 
 from pipeline.errors import BadRequest, NotFound
-from pipeline.media import jobs
+from pipeline.media import rules as media_rules
 from pipeline.media.score import score as score_of
 from pipeline.media.uploads import checked_upload
 from pipeline.records import JobStatus, MediaUploaded
@@ -30,9 +30,9 @@ class SubmitUpload(ApiView):
             return await deps.router.forward(request, owner, json.dumps(body).encode(),
                                              deps.rate.submitter(request))
         row = deps.accepted.current(deps.media_jobs, fields["media_id"], now)
-        if row is not None and not jobs.upload_starts_job(row, fields["force"]):
+        if row is not None and not media_rules.upload_starts_job(row, fields["force"]):
             answer = {"media_id": row.media_id, "status": row.status,
-                      "score": jobs.job_answer(row, now, settings.score)["score"],
+                      "score": media_rules.job_answer(row, now, settings.score)["score"],
                       "deduplicated": True}
             return self.json(answer, status=200 if row.status == JobStatus.DONE else 202)
         await deps.rate.check(deps.rate.submitter(request))  # only work-starting submits count
@@ -83,4 +83,4 @@ class MediaStatus(ApiView):
             raise NotFound(f"no media job {media_id}")
         position = (deps.prewarm.scheduler.queue.position(media_id, now)
                     if row.status == JobStatus.QUEUED else None)
-        return self.json(jobs.job_answer(row, now, deps.settings.score, position))
+        return self.json(media_rules.job_answer(row, now, deps.settings.score, position))

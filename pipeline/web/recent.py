@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.media import jobs
+from pipeline.media.rules import current_score
 from pipeline.media.score import Weights
 from pipeline.records import JobStatus, MediaJob
 
@@ -50,7 +50,7 @@ class AcceptedUploads:
             self._rows.pop(oldest.media_id)
         row = MediaJob(**{k: v for k, v in fields.items() if k != "force"},
                        status=JobStatus.QUEUED, created_at=now)
-        self._rows[row.media_id] = row.derive(score=jobs.current_score(row, now, self.weights))
+        self._rows[row.media_id] = row.derive(score=current_score(row, now, self.weights))
 
     def current(self, table: Any, media_id: str, now: float) -> MediaJob | None:
         """The job row, or the provisional one of an upload accepted here moments ago."""

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import DestinationError, URLRefused
-from pipeline.media import jobs, targets
+from pipeline.media import rules as media_rules
+from pipeline.media import targets
 from pipeline.media.destinations import (
     FileDestination,
     HttpOptions,
@@ -39,7 +40,7 @@ def test_traversal_matrix_refused_at_submit(warm: Path) -> None:
     assert len(matrix) >= 30
     for url in matrix:
         with pytest.raises(URLRefused):
-            jobs.check_destination(url, default=f"file://{warm}", allowed=(),
+            media_rules.check_destination(url, default=f"file://{warm}", allowed=(),
                                    protected_buckets=("pipeline-results",))
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipeline.errors import FetchRefused, TooManyRedirects
 from pipeline.logs import PipelineJsonFormatter, RedactFilter
-from pipeline.media.jobs import dead_letter_payload
+from pipeline.media.rules import dead_letter_payload
 from pipeline.urls import SECRET_KEYS, XTREAM_KINDS, redact, redact_text, redact_url
 from pipeline.web.errors import error_answer
 

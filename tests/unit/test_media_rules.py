@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pipeline.errors import BadRequest, URLRefused
-from pipeline.media import jobs
+from pipeline.media import rules
 from pipeline.records import MediaJob, PrewarmEvent
 from pipeline.settings import ScoreWeights
 
@@ -31,7 +31,7 @@ def Ev(kind: str, **fields: Any) -> PrewarmEvent:
 
 def _valid(**body: Any) -> dict[str, Any]:
     base = {"media_id": "m1", "key": "u/1.jpg", "size": 10, "kind": "photo"}
-    return jobs.validate_upload({**base, **body}, default_bucket="media", now=NOW)
+    return rules.validate_upload({**base, **body}, default_bucket="media", now=NOW)
 
 
 def test_validate_defaults_and_timestamps() -> None:
@@ -72,13 +72,13 @@ def test_validate_refuses_bad_fields(bad: dict[str, Any]) -> None:
 def test_source_bucket_must_be_allowed() -> None:
     base = {"media_id": "m1", "key": "k", "size": 10, "kind": "photo"}
     allowed = {"media", "uploads-eu"}
-    ok = jobs.validate_upload({**base, "bucket": "uploads-eu"}, default_bucket="media", now=NOW,
-                              allowed_buckets=allowed)
+    ok = rules.validate_upload({**base, "bucket": "uploads-eu"}, default_bucket="media", now=NOW,
+                               allowed_buckets=allowed)
     assert ok["bucket"] == "uploads-eu"
     for bucket in ("pipeline-results", "pipeline-broker", "other"):
         with pytest.raises(URLRefused):
-            jobs.validate_upload({**base, "bucket": bucket}, default_bucket="media", now=NOW,
-                                 allowed_buckets=allowed)
+            rules.validate_upload({**base, "bucket": bucket}, default_bucket="media", now=NOW,
+                                  allowed_buckets=allowed)
 
 
 def test_allowed_source_buckets_setting() -> None:
@@ -92,7 +92,7 @@ DEFAULT = "http://cdn.internal:8080/warm"
 
 
 def _check(url: str, default: str = DEFAULT, allowed: tuple[str, ...] = ()) -> str:
-    return jobs.check_destination(
+    return rules.check_destination(
         url, default=default, allowed=allowed, protected_buckets=("pipeline-results",)
     )
 
@@ -140,15 +140,15 @@ def test_file_override_must_stay_under_default() -> None:
 
 
 def test_dedupe_rules() -> None:
-    assert jobs.upload_starts_job(None, False)
+    assert rules.upload_starts_job(None, False)
     for status in ("queued", "running", "done"):
-        assert not jobs.upload_starts_job(Row(status=status), False)
-        assert jobs.upload_starts_job(Row(status=status), True)
-    assert jobs.upload_starts_job(Row(status="failed"), False)
+        assert not rules.upload_starts_job(Row(status=status), False)
+        assert rules.upload_starts_job(Row(status=status), True)
+    assert rules.upload_starts_job(Row(status="failed"), False)
 
 
 def _apply(row: Row, ev: Ev, jitter: float = 0.5, max_attempts: int = 3) -> Row | None:
-    return jobs.apply_event(
+    return rules.apply_event(
         row,
         ev,
         weights=W,
@@ -189,7 +189,7 @@ def test_retry_backs_off_with_a_new_run_then_fails_when_exhausted() -> None:
 
 
 def test_answer_shows_live_score_while_queued() -> None:
-    answer = jobs.job_answer(Row(score=185), NOW + 120, W)
+    answer = rules.job_answer(Row(score=185), NOW + 120, W)
     assert answer["score"] == 170 and answer["status"] == "queued"
     assert set(answer) >= {
         "media_id",
@@ -202,4 +202,4 @@ def test_answer_shows_live_score_while_queued() -> None:
         "destination_ref",
         "error",
     }
-    assert jobs.job_answer(Row(status="done", score=185), NOW + 999, W)["score"] == 185
+    assert rules.job_answer(Row(status="done", score=185), NOW + 999, W)["score"] == 185

@@ -1,7 +1,7 @@
 """Pure rules for media prewarm jobs: validating an upload, dedupe, applying run events.
 
 No Faust, network or clock imports: time, randomness and run ids are passed in.
-Rows are duck-typed (`pipeline.records.MediaJob`); changes go through `row.derive`.
+Rows are `pipeline.records.MediaJob`; changes go through `row.derive`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pipeline.encoding import require_utf8
 from pipeline.errors import BadRequest, URLRefused
 from pipeline.media.score import KINDS, Weights, score
 from pipeline.media.targets import Policy, resolve
+from pipeline.records import ACTIVE, EventKind, JobStatus, MediaJob, PrewarmEvent
 from pipeline.redaction import redact
 from pipeline.retry import backoff_s
 
-ACTIVE = ("queued", "running")
 # Statuses in which a repeated upload event does nothing (unless `force`).
-DEDUPED = ("queued", "running", "done")
+DEDUPED = (*ACTIVE, JobStatus.DONE)
 _MEDIA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}")
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 MAX_KEY_BYTES = 1024
@@ -105,48 +105,48 @@ def check_destination(url: str, *, default: str, allowed: Iterable[str],
     return url
 
 
-def upload_starts_job(row: Any, force: bool) -> bool:
+def upload_starts_job(row: MediaJob | None, force: bool) -> bool:
     """True when an upload event (re)queues the job; False when it is a duplicate."""
     return row is None or force or row.status not in DEDUPED
 
 
-def job_time(row: Any) -> float:
+def job_time(row: MediaJob) -> float:
     """The time a job's age counts from: its upload time, else when it was queued."""
     return float(row.uploaded_at or row.created_at)
 
 
-def current_score(row: Any, now: float, weights: Weights) -> float:
+def current_score(row: MediaJob, now: float, weights: Weights) -> float:
     return score(row.size, row.kind, now - job_time(row), weights)
 
 
-def apply_event(row: Any, ev: Any, *, weights: Weights, max_attempts: int, retry_base_s: float,
-                jitter: float, next_run_id: str) -> Any | None:
+def apply_event(row: MediaJob | None, ev: PrewarmEvent, *, weights: Weights, max_attempts: int,
+                retry_base_s: float, jitter: float, next_run_id: str) -> MediaJob | None:
     """The row after a run event, or None when the event is stale or changes nothing."""
     if row is None or ev.run_id != row.run_id:
         return None
-    if ev.kind == "started" and row.status in ACTIVE:
-        return row.derive(status="running", attempts=ev.attempts, started_at=ev.at,
+    if ev.kind == EventKind.STARTED and row.status in ACTIVE:
+        return row.derive(status=JobStatus.RUNNING, attempts=ev.attempts, started_at=ev.at,
                           finished_at=None, score=score(row.size, row.kind,
                                                         ev.at - job_time(row), weights))
-    if row.status != "running":
+    if row.status != JobStatus.RUNNING:
         return None
     common = {"attempts": ev.attempts, "error": ev.error, "duration_s": ev.duration_s}
-    if ev.kind == "done":
-        return row.derive(**common, status="done", finished_at=ev.at, bytes=ev.bytes,
+    if ev.kind == EventKind.DONE:
+        return row.derive(**common, status=JobStatus.DONE, finished_at=ev.at, bytes=ev.bytes,
                           destination_ref=ev.destination_ref)
-    if ev.kind == "retry" and ev.attempts < max_attempts:
+    if ev.kind == EventKind.RETRY and ev.attempts < max_attempts:
         wait = backoff_s(ev.attempts, retry_base_s, jitter)
-        return row.derive(**common, status="queued", not_before=ev.at + wait,
+        return row.derive(**common, status=JobStatus.QUEUED, not_before=ev.at + wait,
                           run_id=next_run_id)
-    if ev.kind in ("retry", "failed"):
-        return row.derive(**common, status="failed", finished_at=ev.at)
+    if ev.kind in (EventKind.RETRY, EventKind.FAILED):
+        return row.derive(**common, status=JobStatus.FAILED, finished_at=ev.at)
     return None
 
 
-def job_answer(row: Any, now: float, weights: Weights,
+def job_answer(row: MediaJob, now: float, weights: Weights,
                position: int | None = None) -> dict[str, Any]:
     """The public JSON of a job (`GET /api/media/{media_id}`)."""
-    live = row.status == "queued"
+    live = row.status == JobStatus.QUEUED
     return {
         "media_id": row.media_id,
         "status": row.status,
@@ -164,7 +164,7 @@ def job_answer(row: Any, now: float, weights: Weights,
     }
 
 
-def dead_letter_payload(row: Any) -> dict[str, Any]:
+def dead_letter_payload(row: MediaJob) -> dict[str, Any]:
     """The upload event of a failed job, as it could be re-published (a destination
     URL's credentials are masked: dead letters are read by more people than workers)."""
     fields = ("media_id", "bucket", "key", "size", "kind", "content_type", "uploaded_at",
