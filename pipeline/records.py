@@ -35,6 +35,10 @@ class EventKind(StrEnum):
     RETRY = "retry"
 
 
+# Kinds of media object (`MediaUploaded.kind`); score weights per kind: pipeline.media.score.
+MEDIA_KINDS = ("photo", "video", "audio", "document", "other")
+
+
 class ParseRequest(faust.Record, serializer="json"):
     """A request to parse one playlist URL (topic `playlist.parse.requests`, key job_id)."""
 

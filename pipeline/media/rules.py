@@ -6,15 +6,12 @@ Rows are `pipeline.records.MediaJob`; changes go through `row.derive`.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
-from pipeline.encoding import require_utf8
-from pipeline.errors import BadRequest, URLRefused
-from pipeline.media.score import KINDS, Weights, score
+from pipeline.api_models import MediaUpload, validate
+from pipeline.errors import URLRefused
+from pipeline.media.score import Weights, score
 from pipeline.media.targets import Policy, resolve
 from pipeline.records import ACTIVE, EventKind, JobStatus, MediaJob, PrewarmEvent
 from pipeline.redaction import redact
@@ -22,77 +19,17 @@ from pipeline.retry import backoff_s
 
 # Statuses in which a repeated upload event does nothing (unless `force`).
 DEDUPED = (*ACTIVE, JobStatus.DONE)
-_MEDIA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@=+-]{0,199}")
-_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
-MAX_KEY_BYTES = 1024
-
-
-def _text(body: Mapping[str, Any], name: str, pattern: re.Pattern[str] | None = None,
-          max_len: int = 1024, default: str | None = None) -> str:
-    value = body.get(name, default)
-    if value is None:
-        raise BadRequest(f"`{name}` is required")
-    if not isinstance(value, str) or not value or len(value.encode()) > max_len:
-        raise BadRequest(f"`{name}` must be a non-empty string of at most {max_len} bytes")
-    if pattern is not None and not pattern.fullmatch(value):
-        raise BadRequest(f"`{name}` has characters that are not allowed")
-    return value
-
-
-# The largest S3 object; also keeps sizes inside the JSON/int64 range.
-MAX_SIZE = 5 * 1024**4
-
-
-def _timestamp(value: Any, now: float) -> float:
-    """Epoch seconds from a number or an ISO-8601 string; `now` when absent."""
-    if value is None or value == 0:
-        return now
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError as exc:
-            raise BadRequest("`uploaded_at` must be epoch seconds or ISO-8601") from exc
-    try:
-        ok = not isinstance(value, bool) and isinstance(value, int | float) \
-            and math.isfinite(value) and 0 <= value < 1e11
-    except OverflowError:  # an int too large for a float
-        ok = False
-    if not ok:
-        raise BadRequest("`uploaded_at` must be epoch seconds or ISO-8601")
-    return float(value)
 
 
 def validate_upload(body: Mapping[str, Any], *, default_bucket: str, now: float,
                     allowed_buckets: Collection[str] = ()) -> dict[str, Any]:
-    """The fields of a `media.uploads` event, checked; raises BadRequest (400), or
-    URLRefused (422) for a source bucket outside `allowed_buckets` (when given)."""
-    require_utf8(body)
-    size = body.get("size")
-    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
-        raise BadRequest("`size` must be a whole number of bytes, 0 to 5 TiB")
-    kind = body.get("kind")
-    if kind not in KINDS:
-        raise BadRequest(f"`kind` must be one of {', '.join(KINDS)}")
-    content_type = body.get("content_type") or ""
-    if not isinstance(content_type, str) or len(content_type) > 255:
-        raise BadRequest("`content_type` must be a string")
-    destination = body.get("destination") or None
-    if destination is not None and (not isinstance(destination, str) or len(destination) > 2048):
-        raise BadRequest("`destination` must be a URL string")
-    force = body.get("force", False)
-    if not isinstance(force, bool):
-        raise BadRequest("`force` must be true or false")
-    bucket = _text(body, "bucket", _BUCKET, 255, default=default_bucket)
-    if allowed_buckets and bucket not in allowed_buckets:
+    """The fields of a `media.uploads` event, checked against `api_models.MediaUpload`;
+    raises BadRequest (400), or URLRefused (422) for a source bucket outside
+    `allowed_buckets` (when given)."""
+    upload = validate(MediaUpload, body, default_bucket=default_bucket, now=now)
+    if allowed_buckets and upload.bucket not in allowed_buckets:
         raise URLRefused("`bucket` is not a media source bucket (PIPELINE_MEDIA_SOURCE_BUCKETS)")
-    return {
-        "media_id": _text(body, "media_id", _MEDIA_ID, 200),
-        "bucket": bucket,
-        "key": _text(body, "key", None, MAX_KEY_BYTES),
-        "size": size, "kind": kind, "content_type": content_type,
-        "uploaded_at": _timestamp(body.get("uploaded_at"), now),
-        "destination": destination, "force": force,
-    }
+    return upload.model_dump()
 
 
 def check_destination(url: str, *, default: str, allowed: Iterable[str],

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from pipeline.records import MEDIA_KINDS
+
 KIB = 1024
 MIB = 1024 * KIB
 # Age bands: band 0 is younger than the first break, band 2 older than the last.
 AGE_BREAKS_S = (60.0, 600.0)
-KINDS = ("photo", "video", "audio", "document", "other")
+KINDS = MEDIA_KINDS
 
 
 class Weights(Protocol):

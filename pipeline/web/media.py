@@ -7,14 +7,13 @@ import time
 
 from faust.web import Request, Response
 
+from pipeline.api_models import DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT
 from pipeline.errors import BadRequest, NotFound
 from pipeline.media import rules as media_rules
 from pipeline.media.score import score as score_of
 from pipeline.media.uploads import checked_upload
 from pipeline.records import JobStatus, MediaUploaded
 from pipeline.web.base import ApiView, read_json, require_broker, send_or_503
-
-MAX_QUEUE_LIMIT = 1000
 
 
 class SubmitUpload(ApiView):
@@ -50,8 +49,10 @@ class MediaQueue(ApiView):
     """GET the next jobs of this worker in start order, with their current scores."""
 
     async def get(self, request: Request) -> Response:
-        raw = request.query.get("limit", "20")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_QUEUE_LIMIT:
+        raw = request.query.get("limit", str(DEFAULT_QUEUE_LIMIT))
+        # ASCII digits, and few: "²" passes isdigit() and int() refuses 5000 digits (a 500).
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_QUEUE_LIMIT))
+                and 1 <= int(raw) <= MAX_QUEUE_LIMIT):
             raise BadRequest(f"`limit` must be a whole number from 1 to {MAX_QUEUE_LIMIT}")
         now = time.time()
         scheduler = self.deps.prewarm.scheduler

@@ -12,12 +12,13 @@ from typing import Any
 from aiohttp import web as aioweb
 from faust.web import Request, Response
 
+from pipeline import api_models as api
 from pipeline import storage
-from pipeline.errors import BadRequest, NotFound, NotReady, PipelineError
+from pipeline.errors import NotFound, NotReady, PipelineError
 from pipeline.playlist.rules import ACTIVE, Decision, decide, job_answer
 from pipeline.records import JobStatus as Status
 from pipeline.records import ParseRequest, PlaylistJob
-from pipeline.urls import job_id_for, validate_playlist_url
+from pipeline.urls import job_id_for
 from pipeline.web.base import ApiView, read_json, require_broker, send_or_503
 from pipeline.web.deps import WebDeps
 from pipeline.web.guards import accepts_gzip, refuse_finished_without_result
@@ -40,10 +41,8 @@ class SubmitParse(ApiView):
     async def post(self, request: Request) -> Response:
         deps = self.deps
         body = await read_json(request, deps.settings)
-        url = validate_playlist_url(body.get("url"), deps.settings.max_url_length)
-        force = body.get("force", False)
-        if not isinstance(force, bool):
-            raise BadRequest("`force` must be true or false")
+        parse = api.validate(api.ParseRequest, body, max_url_length=deps.settings.max_url_length)
+        url, force = parse.url, parse.force
         await refuse_private_target(url, deps.policy)
         require_broker(deps.probe)
         job_id = job_id_for(url)
