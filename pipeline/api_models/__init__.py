@@ -32,12 +32,12 @@ from pipeline.api_models.base import (
     validate,
 )
 from pipeline.api_models.schemas import openapi_schemas
-from pipeline.api_models.submits import MediaUpload, ParseRequest, timestamp
+from pipeline.api_models.submits import MediaUpload, ParseRequest
 
 __all__ = [
     "BUCKET_PATTERN", "DEFAULT_QUEUE_LIMIT", "MAX_CONTENT_TYPE_CHARS", "MAX_DESTINATION_CHARS",
     "MAX_KEY_BYTES", "MAX_OBJECT_BYTES", "MAX_QUEUE_LIMIT", "MEDIA_ID_PATTERN", "ApiModel",
     "Error", "Health", "MediaAccepted", "MediaJob", "MediaQueue", "MediaUpload",
     "ParseAccepted", "ParseRequest", "PlaylistItem", "PlaylistJob", "error_codes",
-    "openapi_schemas", "timestamp", "validate",
+    "openapi_schemas", "validate",
 ]

@@ -88,7 +88,6 @@ UploadedAt = Annotated[float, BeforeValidator(_uploaded_at), WithJsonSchema({
     "description": "Epoch seconds or ISO-8601; default now."})]
 
 
-
 class ParseRequest(ApiModel):
     """Body of `POST /api/playlist/parse`."""
 
