@@ -1,0 +1,120 @@
+"""Fixtures for the `kafka` tests: a real Apache Kafka (KRaft) cluster from Maven Central.
+
+Workers run with `PIPELINE_BROKER=kafka://...`, the production path (no Tansu
+workarounds). One single-node cluster serves the whole session; each test gets
+its own app id and topic names, so tests never see each other's records or
+groups. Without a JDK and Maven the tests are skipped, except on CI (`CI` set),
+where they fail: a CI that cannot run them must say so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.embedded.kafka import KafkaCluster, ensure_jars, missing_tools
+from pipeline.embedded.ports import free_port
+from tests.conftest import S3Server, Worker, WorkerFactory
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kafka: needs a JDK and Maven; runs Apache Kafka (KRaft)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.kafka)
+
+
+def kafka_libs() -> Path:
+    """Kafka's jars (resolved once, then cached); skip, or fail on CI, without java/mvn."""
+    missing = missing_tools()
+    try:
+        return ensure_jars()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"kafka tests cannot run on CI: {exc} (missing: {missing})")
+        pytest.skip(f"Apache Kafka unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One single-node KRaft cluster for the session."""
+    libs = kafka_libs()
+    cluster = KafkaCluster.create(tmp_path_factory.mktemp("kafka"), 1, libs=libs)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+_namespaces = iter(range(1, 1_000_000))
+
+
+def namespace_env(prefix: str) -> dict[str, str]:
+    """App id and topic names of one test: nothing shared with other tests on the cluster."""
+    return {
+        "PIPELINE_APP_ID": prefix,
+        "PIPELINE_TOPIC_PARSE_REQUESTS": f"{prefix}.parse.requests",
+        "PIPELINE_TOPIC_PARSE_RESULTS": f"{prefix}.parse.results",
+        "PIPELINE_TOPIC_MEDIA_UPLOADS": f"{prefix}.media.uploads",
+        "PIPELINE_TOPIC_PREWARM_RESULTS": f"{prefix}.prewarm.results",
+    }
+
+
+@dataclass
+class KafkaWorkerFactory(WorkerFactory):
+    """`WorkerFactory` whose workers use a real Kafka cluster (production settings)."""
+
+    cluster: KafkaCluster | None = None
+    prefix: str = "k"
+
+    def base_env(self, **overrides: str) -> dict[str, str]:
+        assert self.cluster is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+        env.update({
+            "PIPELINE_BROKER": self.cluster.url,
+            "PIPELINE_S3_ENDPOINT": self.s3.endpoint,
+            "PIPELINE_S3_ACCESS_KEY": self.s3.access_key,
+            "PIPELINE_S3_SECRET_KEY": self.s3.secret_key,
+            "PIPELINE_S3_REGION": "us-east-1",
+            "PIPELINE_RATE_LIMIT": "100000/minute",
+            "PIPELINE_TOPIC_PARTITIONS": "4",
+            "PIPELINE_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **namespace_env(self.prefix),
+        })
+        env.update(overrides)
+        return env
+
+    def topic(self, setting: str) -> str:
+        """This test's name of a topic, by setting (`parse_requests`, ...)."""
+        return namespace_env(self.prefix)[f"PIPELINE_TOPIC_{setting.upper()}"]
+
+
+def make_factory(cluster: KafkaCluster, s3: S3Server, root: Path) -> KafkaWorkerFactory:
+    prefix = f"k{next(_namespaces)}x{free_port()}"  # unique across sessions on one cluster
+    return KafkaWorkerFactory(broker=None, s3=s3, root=root,  # type: ignore[arg-type]
+                              cluster=cluster, prefix=prefix)
+
+
+@pytest.fixture
+def kafka_workers(kafka_cluster: KafkaCluster, s3_server: S3Server,
+                  tmp_path: Path) -> Iterator[KafkaWorkerFactory]:
+    """`kafka_workers(**env)` starts a worker on the session's Kafka cluster."""
+    factory = make_factory(kafka_cluster, s3_server, tmp_path)
+    try:
+        yield factory
+    finally:
+        for worker in factory.workers:
+            worker.stop()
+
+
+__all__ = ["KafkaWorkerFactory", "Worker", "kafka_workers", "namespace_env"]
