@@ -77,6 +77,10 @@ def test_media_prewarm_and_dedupe(kafka_workers: KafkaWorkerFactory) -> None:
         assert final(worker, media_id)["status"] == "done"
     status, again = upload(worker, media_ids[0], f"kafka/{media_ids[0]}.jpg", 20_000,
                            destination="null://")
-    assert status in (200, 202), again
-    poll(lambda: worker.events("upload_deduplicated"), timeout=30, what="dedupe logged")
-    assert len(worker.events("prewarm_queued")) == len(media_ids)
+    assert status == 200 and again["deduplicated"] is True and again["status"] == "done"
+    status, forced = upload(worker, media_ids[0], f"kafka/{media_ids[0]}.jpg", 20_000,
+                            destination="null://", force=True)
+    assert status == 202 and forced["deduplicated"] is False
+    poll(lambda: len(worker.events("prewarm_done")) == len(media_ids) + 1, timeout=60,
+         what="forced prewarm done")
+    assert len(worker.events("prewarm_queued")) == len(media_ids) + 1
