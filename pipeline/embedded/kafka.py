@@ -108,7 +108,10 @@ def java_argv(libs: Path, main: str, args: Sequence[str], jvm: Sequence[str],
 
 def new_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):  # would read as an option on the tools' command line
+            return text
 
 
 @dataclass
@@ -298,19 +301,22 @@ class KafkaCluster:
         if self in _LIVE:
             _LIVE.remove(self)
 
-    def tool(self, name: str, *args: str,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def tool(self, name: str, *args: str, timeout: float = 120,
+             input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run one of Kafka's CLI tools (`TOOLS`) against this cluster's jars."""
-        return run_tool(self.libs, name, *args, timeout=timeout,
+        return run_tool(self.libs, name, *args, timeout=timeout, input=input,
                         log4j=self.root / "log4j.properties")
 
 
-def run_tool(libs: Path, name: str, *args: str, timeout: float = 120,
+def run_tool(libs: Path, name: str, *args: str, timeout: float = 120, input: str | None = None,
              log4j: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`kafka-topics ARGS` and friends: the class behind the script, run from `libs`."""
+    """`kafka-topics ARGS` and friends: the class behind the script, run from `libs`;
+    `input` is written to its stdin (console producer lines)."""
     argv = java_argv(libs, TOOLS[name], args, TOOL_JVM, log4j)
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    if input is None:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
 
 
 _LIVE: list[KafkaCluster] = []

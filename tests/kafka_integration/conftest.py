@@ -9,6 +9,7 @@ where they fail: a CI that cannot run them must say so.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 
 from pipeline.embedded.kafka import KafkaCluster, ensure_jars, missing_tools
 from pipeline.embedded.ports import free_port
-from tests.conftest import ROOT, S3Server, Worker, WorkerFactory
+from tests.conftest import ROOT, S3Server, Worker, WorkerFactory, poll
 
 HERE = Path(__file__).resolve().parent
 
@@ -102,21 +103,61 @@ class KafkaWorkerFactory(WorkerFactory):
         return super().__call__(start, **overrides)
 
     def create_topics(self) -> None:
-        """`pipeline topics --create`, the documented first step on a new cluster.
+        """Topics and changelogs made before the first worker, and listed in metadata.
 
-        Without it, the first worker creates the topics and joins the group at
-        once; the broker's metadata may not list a new topic yet, Faust's assignor
-        then skips it ("Ignoring missing topic") and that topic's records wait for
-        the next rebalance (docs/production-engine.md).
+        A worker that creates them itself joins its group at once; the broker's
+        metadata may not list a new topic yet, Faust's assignor then skips it
+        ("Ignoring missing topic"): its records wait for the next rebalance, or,
+        for a changelog, the agent crashes with PartitionsMismatch
+        (docs/production-engine.md).
         """
+        ensure_changelogs(self.cluster, self.prefix)  # type: ignore[arg-type]
         done = subprocess.run([sys.executable, "-m", "pipeline.cli", "topics", "--create"],
                               env=self.base_env(), cwd=str(ROOT), capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
+        wait_listed(self.cluster, [*(t for t in namespace_env(self.prefix).values()  # type: ignore[arg-type]
+                                      if "." in t)])
 
     def topic(self, setting: str) -> str:
         """This test's name of a topic, by setting (`parse_requests`, ...)."""
         return namespace_env(self.prefix)[f"PIPELINE_TOPIC_{setting.upper()}"]
+
+
+def ensure_changelogs(cluster: KafkaCluster, app_id: str) -> None:
+    """The tables' compacted changelogs, as Faust would create them."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([
+                NewTopic(f"{app_id}-{table}-changelog", 4, 1,
+                         topic_configs={"cleanup.policy": "compact"})
+                for table in ("playlist_jobs", "media_jobs")])
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+    wait_listed(cluster, [f"{app_id}-{t}-changelog" for t in ("playlist_jobs", "media_jobs")])
+
+
+def wait_listed(cluster: KafkaCluster, topics: list[str], timeout: float = 30) -> None:
+    """Until a metadata request through every node lists `topics`."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def listed(bootstrap: str) -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return set(topics) <= set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    for node in cluster.nodes:
+        poll(lambda node=node: asyncio.run(listed(node.bootstrap)), timeout=timeout,
+             what=f"{topics} listed by node {node.node_id}")
 
 
 def make_factory(cluster: KafkaCluster, s3: S3Server, root: Path) -> KafkaWorkerFactory:
