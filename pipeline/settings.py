@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     api_url: str = ""
 
     # --- embedded stack
+    # Which broker `pipeline up` starts when PIPELINE_BROKER is `embedded`: Tansu (log in
+    # memory, Python only) or Apache Kafka (log on disk under the data dir; needs java, mvn).
+    embedded_engine: Literal["tansu", "kafka"] = Field(
+        "tansu", validation_alias="PIPELINE_EMBEDDED_BROKER")
     embedded_broker_port: int = 9092
     embedded_s3_port: int = 8333
     # Tansu holds each consumer fetch for the whole wait even when data is there.
