@@ -17,8 +17,7 @@ import shutil
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -209,7 +208,8 @@ class KafkaCluster:
     def create(cls, root: Path, n_nodes: int = 1, *, libs: Path | None = None,
                ports: Sequence[int] = (), min_isr: int | None = None,
                out: IO[str] | None = None) -> KafkaCluster:
-        """A cluster description; `ports` fixes the client ports (else free ones)."""
+        """A cluster description; `ports` fixes the client ports (else free ones).
+        The cluster id is kept in `root`: a later `create` on it reuses the logs."""
         libs = libs or ensure_jars()
         root.mkdir(parents=True, exist_ok=True)
         nodes = [Node(i + 1, ports[i] if i < len(ports) else free_port(), free_port(),
@@ -251,10 +251,14 @@ class KafkaCluster:
                          self.root / "log4j.properties")
         return ChildSpec(name=f"kafka{node.node_id}", argv=argv, stop_grace_s=30)
 
-    def start(self, wait: bool = True) -> KafkaCluster:
+    def prepare(self) -> None:
+        """Write each node's config and format its log dir (kept if formatted already)."""
         self._write_configs()
         for node in self.nodes:
             self._format(node)
+
+    def start(self, wait: bool = True) -> KafkaCluster:
+        self.prepare()
         _LIVE.append(self)
         for node in self.nodes:
             self.start_node(node, wait=False)
@@ -326,14 +330,4 @@ _LIVE: list[KafkaCluster] = []
 def _stop_all() -> None:
     """A process that exits without stopping its clusters still leaves no JVM behind."""
     for cluster in list(_LIVE):
-        cluster.stop()
-
-
-@contextmanager
-def running_kafka(root: Path, n_nodes: int = 1, **kwargs: object) -> Iterator[KafkaCluster]:
-    """A started cluster for the duration of the block (stopped even on errors)."""
-    cluster = KafkaCluster.create(root, n_nodes, **kwargs)  # type: ignore[arg-type]
-    try:
-        yield cluster.start()
-    finally:
         cluster.stop()
