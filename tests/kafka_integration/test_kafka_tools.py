@@ -11,10 +11,12 @@ import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline.embedded.ports import free_port
 from pipeline.partitioning import key_bytes, key_partition
 from pipeline.urls import job_id_for
 from tests.conftest import Worker, poll
@@ -126,12 +128,16 @@ def test_kafka_cli_tools_and_group_reset_to_datetime(kafka_workers: KafkaWorkerF
 
 
 def test_reset_state_refuses_while_a_member_then_starts_over(
-        kafka_workers: KafkaWorkerFactory, served: str) -> None:
+        kafka_workers: KafkaWorkerFactory, served: str, tmp_path: Path) -> None:
     worker = kafka_workers(PIPELINE_URL_ALLOWLIST="127.0.0.1")
     job_id = run_to_done(worker, f"{served}/p8.m3u")
     first_uri = job(worker, job_id)["result_uri"]
-    refused = cli(worker.env, "reset-state", "--yes")
+    # From another machine's view (other web port and data dir) only the group tells.
+    elsewhere = {**worker.env, "PIPELINE_WEB_PORT": str(free_port()),
+                 "PIPELINE_DATA_DIR": str(tmp_path / "elsewhere")}
+    refused = cli(elsewhere, "reset-state", "--yes")
     assert refused.returncode != 0, refused.stdout
+    assert f"consumer group {kafka_workers.prefix} has 1 members" in refused.stderr
     worker.stop()
     done = cli(worker.env, "reset-state", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
