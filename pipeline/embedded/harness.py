@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.embedded import seaweed, tansu
-from pipeline.embedded.kafka import KafkaCluster
+from pipeline.embedded.kafka_cluster import KafkaCluster
 from pipeline.embedded.ports import free_port, port_open
 from pipeline.embedded.process import Child, wait_until
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from pipeline.embedded import kafka, seaweed, tansu
+from pipeline.embedded.kafka_cluster import KafkaCluster, node_ready
 from pipeline.embedded.kafka_topics import ensure_topics
 from pipeline.embedded.ports import ensure_free, port_open
 from pipeline.embedded.process import Child, ChildSpec, wait_until
@@ -103,13 +104,13 @@ class Stack:
         cache = kafka.DEFAULT_CACHE
         if not (cache / "libs" / ".complete").exists():
             say(f"resolving Apache Kafka {kafka.KAFKA_VERSION} with Maven (first run only)")
-        cluster = kafka.KafkaCluster.create(self.settings.data_dir / "kafka", 1,
+        cluster = KafkaCluster.create(self.settings.data_dir / "kafka", 1,
                                             libs=kafka.ensure_jars(cache), ports=[port])
         cluster.prepare()
         node = cluster.nodes[0]
         spec = cluster.spec(node)
         spec.name, spec.env = "broker", self.env
-        part = self._start(spec, lambda: kafka.node_ready(node, 1))
+        part = self._start(spec, lambda: node_ready(node, 1))
         # The worker then runs the production path against it (no Tansu workarounds).
         self.env["PIPELINE_BROKER"] = f"kafka://127.0.0.1:{port}"
         created = ensure_topics(self.settings)

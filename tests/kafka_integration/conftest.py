@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.embedded.kafka import KafkaCluster, ensure_jars, missing_tools
+from pipeline.embedded.kafka import ensure_jars, missing_tools
+from pipeline.embedded.kafka_cluster import KafkaCluster
 from pipeline.embedded.ports import free_port
 from tests.conftest import ROOT, S3Server, Worker, WorkerFactory, poll
 
@@ -34,6 +35,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).resolve().is_relative_to(HERE):
             item.add_marker(pytest.mark.kafka)
+            item.add_marker(pytest.mark.integration)  # kept out of `make unit`
 
 
 def kafka_libs() -> Path:
