@@ -80,6 +80,7 @@ class KafkaWorkerFactory(WorkerFactory):
 
     cluster: KafkaCluster | None = None
     prefix: str = "k"
+    replication: int = 1
 
     def base_env(self, **overrides: str) -> dict[str, str]:
         assert self.cluster is not None
@@ -113,8 +114,9 @@ class KafkaWorkerFactory(WorkerFactory):
         for a changelog, the agent crashes with PartitionsMismatch
         (docs/production-engine.md).
         """
-        ensure_changelogs(self.cluster, self.prefix)  # type: ignore[arg-type]
-        done = subprocess.run([sys.executable, "-m", "pipeline.cli", "topics", "--create"],
+        ensure_changelogs(self.cluster, self.prefix, self.replication)  # type: ignore[arg-type]
+        done = subprocess.run([sys.executable, "-m", "pipeline.cli", "topics", "--create",
+                               "--replication-factor", str(self.replication)],
                               env=self.base_env(), cwd=str(ROOT), capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -126,8 +128,9 @@ class KafkaWorkerFactory(WorkerFactory):
         return namespace_env(self.prefix)[f"PIPELINE_TOPIC_{setting.upper()}"]
 
 
-def ensure_changelogs(cluster: KafkaCluster, app_id: str) -> None:
-    """The tables' compacted changelogs, as Faust would create them."""
+def ensure_changelogs(cluster: KafkaCluster, app_id: str, replication: int = 1) -> None:
+    """The tables' compacted changelogs, as Faust would create them (and Faust's
+    assignor topic), with `replication` replicas."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     async def run() -> None:
@@ -135,9 +138,10 @@ def ensure_changelogs(cluster: KafkaCluster, app_id: str) -> None:
         await admin.start()
         try:
             await admin.create_topics([
-                NewTopic(f"{app_id}-{table}-changelog", 4, 1,
-                         topic_configs={"cleanup.policy": "compact"})
-                for table in ("playlist_jobs", "media_jobs")])
+                *(NewTopic(f"{app_id}-{table}-changelog", 4, replication,
+                           topic_configs={"cleanup.policy": "compact"})
+                  for table in ("playlist_jobs", "media_jobs")),
+                NewTopic(f"{app_id}-__assignor-__leader", 1, replication)])
         finally:
             await admin.close()
 
@@ -162,10 +166,11 @@ def wait_listed(cluster: KafkaCluster, topics: list[str], timeout: float = 30) -
              what=f"{topics} listed by node {node.node_id}")
 
 
-def make_factory(cluster: KafkaCluster, s3: S3Server, root: Path) -> KafkaWorkerFactory:
+def make_factory(cluster: KafkaCluster, s3: S3Server, root: Path,
+                 replication: int = 1) -> KafkaWorkerFactory:
     prefix = f"k{next(_namespaces)}x{free_port()}"  # unique across sessions on one cluster
     return KafkaWorkerFactory(broker=None, s3=s3, root=root,  # type: ignore[arg-type]
-                              cluster=cluster, prefix=prefix)
+                              cluster=cluster, prefix=prefix, replication=replication)
 
 
 @pytest.fixture
