@@ -216,9 +216,13 @@ async def replay(settings: Settings, topic: str, window: Window, *, key: str | N
 async def _plan(consumer: AIOKafkaConsumer, settings: Settings, topic: str, window: Window,
                 stats: ReplayStats) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """Assign every partition; (start offsets, end offsets captured now)."""
-    if topic not in await consumer.topics():  # checked first: metadata for it would create it
+    # Metadata of every topic (asks for none by name, so creates none). Kafka lists
+    # only requested topics otherwise: `partitions_for_topic` of an unsubscribed
+    # consumer is then empty and the replay would read nothing.
+    cluster = await consumer._client.fetch_all_metadata()
+    if topic not in cluster.topics():
         raise NotFound(f"topic {topic} does not exist on {settings.broker_url}")
-    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
     consumer.assign(tps)
     end = await consumer.end_offsets(tps)
     begin = await consumer.beginning_offsets(tps)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GIB = 1024**3
@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     s3_probe_timeout_s: float = Field(2, gt=0)
 
     # --- embedded stack
+    # Which broker `pipeline up` starts when PIPELINE_BROKER is `embedded`: Tansu (log in
+    # memory, Python only) or Apache Kafka (log on disk under the data dir; needs java, mvn).
+    embedded_engine: Literal["tansu", "kafka"] = Field(
+        "tansu", validation_alias=AliasChoices("PIPELINE_EMBEDDED_BROKER",
+                                               "PIPELINE_EMBEDDED_ENGINE"))
     embedded_broker_port: int = 9092
     embedded_s3_port: int = 8333
     # Tansu holds each consumer fetch for the whole wait even when data is there.

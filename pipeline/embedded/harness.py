@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.embedded import seaweed, tansu
+from pipeline.embedded.kafka_cluster import KafkaCluster
 from pipeline.embedded.ports import free_port, port_open
 from pipeline.embedded.process import Child, wait_until
 
@@ -73,3 +74,13 @@ def running_broker(log_path: Path) -> Iterator[Broker]:
             yield Broker(port, child)
         finally:
             child.stop()
+
+
+@contextmanager
+def running_kafka(root: Path, n_nodes: int = 1, **kwargs: Any) -> Iterator[KafkaCluster]:
+    """Apache Kafka, `n_nodes` KRaft nodes with logs under `root`, stopped at exit."""
+    cluster = KafkaCluster.create(root, n_nodes, **kwargs)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

@@ -12,7 +12,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from types import FrameType
 
-from pipeline.embedded import seaweed, tansu
+from pipeline.embedded import kafka, seaweed, tansu
+from pipeline.embedded.kafka_cluster import KafkaCluster, node_ready
+from pipeline.embedded.kafka_topics import ensure_topics
 from pipeline.embedded.ports import ensure_free, port_open
 from pipeline.embedded.process import Child, ChildSpec, wait_until
 from pipeline.errors import ConfigError
@@ -57,6 +59,11 @@ class Stack:
     # Set when a broker with an empty in-memory log starts: local tables are stale then.
     fresh_log: bool = True
 
+    @property
+    def durable(self) -> bool:
+        """The embedded broker is Apache Kafka: its log (and so the tables) survive restarts."""
+        return self.settings.embedded_broker and self.settings.embedded_engine == "kafka"
+
     # --- set-up
 
     def check_ports(self, with_worker: bool = True) -> None:
@@ -86,8 +93,29 @@ class Stack:
 
     def start_broker(self) -> None:
         port = self.settings.embedded_broker_port
+        if self.durable:
+            self.start_kafka(port)
+            return
         part = self._start(tansu.tansu_spec(port, self.env), lambda: port_open(port))
         say(f"broker ready on 127.0.0.1:{port} (pid {part.child.pid})")
+
+    def start_kafka(self, port: int) -> None:
+        """Single-node Apache Kafka with its log under the data dir; topics made up front."""
+        cache = kafka.DEFAULT_CACHE
+        if not (cache / "libs" / ".complete").exists():
+            say(f"resolving Apache Kafka {kafka.KAFKA_VERSION} with Maven (first run only)")
+        cluster = KafkaCluster.create(self.settings.data_dir / "kafka", 1,
+                                            libs=kafka.ensure_jars(cache), ports=[port])
+        cluster.prepare()
+        node = cluster.nodes[0]
+        spec = cluster.spec(node)
+        spec.name, spec.env = "broker", self.env
+        part = self._start(spec, lambda: node_ready(node, 1))
+        # The worker then runs the production path against it (no Tansu workarounds).
+        self.env["PIPELINE_BROKER"] = f"kafka://127.0.0.1:{port}"
+        created = ensure_topics(self.settings)
+        say(f"Apache Kafka ready on 127.0.0.1:{port} (pid {part.child.pid}, log in "
+            f"{node.log_dir}" + (f", {len(created)} topics created)" if created else ")"))
 
     def start_worker(self) -> None:
         port = self.settings.web_port
@@ -103,7 +131,7 @@ class Stack:
         return part
 
     def _launch(self, part: Supervised) -> None:
-        if part.child.name == "broker":
+        if part.child.name == "broker" and not self.durable:
             self.fresh_log = True
         if part.child.name == "worker" and self.settings.embedded_broker and self.fresh_log:
             self.wipe_table_state()
@@ -115,7 +143,7 @@ class Stack:
     def wipe_table_state(self) -> None:
         """A fresh in-memory log means the local tables are stale: start them over."""
         table_dir = self.settings.table_dir
-        if table_dir.exists():
+        if table_dir.exists() and not self.durable:
             shutil.rmtree(table_dir)
 
     # --- supervision
@@ -145,7 +173,7 @@ class Stack:
         try:
             self._launch(part)
             say(f"{child.name} restarted (pid {child.pid})")
-            if child.name == "broker":
+            if child.name == "broker" and not self.durable:
                 # The log was in the broker's memory: the worker's tables are stale now.
                 self._restart_worker()
         except (RuntimeError, TimeoutError) as exc:
@@ -177,16 +205,18 @@ class Stack:
             f"  API        http://127.0.0.1:{s.web_port}  (/health, /metrics, /api/...)"
             if with_worker else
             "  worker     not started: run `pipeline worker` (same environment) yourself",
-            f"  broker     {s.broker_url}" + ("  (embedded, in-memory log)"
-                                              if s.embedded_broker else ""),
+            f"  broker     {s.broker_url}" + (
+                "  (embedded Apache Kafka, log on disk)" if self.durable else
+                "  (embedded, in-memory log)" if s.embedded_broker else ""),
             f"  S3         {s.s3_endpoint_url}" + ("  (embedded)" if s.embedded_s3 else ""),
         ]
         if s.embedded_s3:
             lines += [f"  S3 access key  {access}", f"  S3 secret key  {secret}",
                       f"  buckets    {s.results_bucket}, {s.media_bucket}"]
-        if s.embedded_broker:
+        if s.embedded_broker and not self.durable:
             lines += ["  NOTE: the embedded log lives in memory: jobs do not survive a",
-                      "        restart of the embedded stack. Use Redpanda for durability."]
+                      "        restart of the embedded stack. PIPELINE_EMBEDDED_BROKER=kafka",
+                      "        keeps it on disk (needs java and mvn)."]
         lines.append("  Ctrl-C stops everything.")
         for line in lines:
             say(line)
