@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint lock unit integration bench clean
+.PHONY: run test lint lock unit integration kafka bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,10 @@ unit: $(STAMP)
 	$(BIN)/pytest -m "not integration"
 
 integration: $(STAMP)
-	$(BIN)/pytest -m integration
+	$(BIN)/pytest -m "integration and not kafka"
+
+kafka: $(STAMP)
+	$(BIN)/pytest -m kafka
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py

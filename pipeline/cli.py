@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -54,12 +55,28 @@ def worker() -> None:
 
     from pipeline.worker import app, settings
 
+    if not settings.embedded_broker:
+        _declare_topics_first(settings)
     Worker(
         app,
         loglevel=settings.log_level,
         logging_config=dict(app.conf.logging_config),
         redirect_stdouts=False,
     ).execute_from_commandline()
+
+
+def _declare_topics_first(settings: Any) -> None:
+    """Create missing topics and changelogs before the worker joins its group.
+
+    On Kafka a topic created at start is not yet listed when the group forms, so
+    Faust skips it until the next rebalance (docs/production-engine.md).
+    """
+    from pipeline.embedded.kafka_topics import ensure_topics
+
+    try:
+        ensure_topics(settings)
+    except Exception as exc:  # broker down at start: Faust retries and declares later
+        click.echo(f"pipeline worker: topics not checked before start ({exc})", err=True)
 
 
 def _register_optional() -> None:
