@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 import orjson
@@ -22,6 +23,11 @@ _VLC_HTTP = {
     "http-cookie": "cookie",
 }
 _MEDIA_EXT_MAX = 5
+# A scheme, `//` or `/`, `./` or `../`, a UNC or Windows path, or a file name with an
+# extension and no spaces (then an optional query or fragment).
+_LOCATION = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*:\S|[/\\]|\.\.?[/\\]|\S*\.[A-Za-z0-9]{1,5}(?:[?#]\S*)?$"
+)
 
 
 def http_key(name: str) -> str:
@@ -98,6 +104,12 @@ def split_pipe(url: str) -> tuple[str, dict[str, str]]:
     if not headers:
         return url, headers
     return base.strip(), headers
+
+
+def is_location(line: str) -> bool:
+    """Whether a line outside any entry looks like a URI or a path (then it is an item;
+    a banner such as ``===== SPORTS =====`` or stray text is skipped and counted)."""
+    return _LOCATION.match(line) is not None
 
 
 def name_from_url(url: str) -> str:

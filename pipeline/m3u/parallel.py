@@ -19,7 +19,8 @@ from typing import IO
 
 from pipeline.m3u.ndjson import GzipNDJSONEncoder, encode_batch
 from pipeline.m3u.parser import MAX_LINE_BYTES, M3UParser
-from pipeline.m3u.sniff import BOM
+from pipeline.m3u.options import is_location
+from pipeline.m3u.sniff import BOM, decode_line
 from pipeline.m3u.stats import ParseStats
 
 BLOCK_BYTES = 256 * 1024
@@ -64,9 +65,14 @@ def _work(
     return b"".join(out), parser.stats, parser.header, (multiprocessing.current_process().name, rss)
 
 
-def _is_url_line(line: bytes) -> bool:
-    line = line.strip()
-    return bool(line) and line[:1] != b"#"
+def _is_url_line(raw: bytes) -> bool:
+    """A line after which the parser holds no state, judged as ``M3UParser`` does:
+    not a directive, and a URI or path (any other line ends an entry only when
+    an ``#EXTINF`` is pending, which cannot be known here)."""
+    line = decode_line(raw)
+    if line and (line[0] <= " " or line[-1] <= " "):
+        line = line.strip()
+    return bool(line) and line[0] != "#" and is_location(line)
 
 
 def _last_end(buf: bytes | bytearray, lo: int, hi: int, has_cr: bool) -> int:
