@@ -12,6 +12,8 @@ orjson.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from pipeline.m3u.classify import classify, series_parts
@@ -23,6 +25,15 @@ from pipeline.m3u.stats import TYPES, Item, ParseStats
 # C pass, ~10x faster than a regex search.
 _ESCAPED = {*range(0x20), 0x5C} - {0x0A, 0x0D}
 SAFE_BYTES = bytes(b for b in range(256) if b not in _ESCAPED)
+_ESCAPED_TEXT = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\\]")
+
+
+def needs_escapes(block: bytes, pending: str | None) -> bool:
+    """Whether a block's lines (and the ``#EXTINF`` line pending from an earlier
+    block) hold a character JSON escapes, other than '"'."""
+    if block.translate(None, SAFE_BYTES):
+        return True
+    return pending is not None and _ESCAPED_TEXT.search(pending) is not None
 
 
 def _tvg(tid: str, tname: str, tlogo: str) -> str:

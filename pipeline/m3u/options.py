@@ -30,6 +30,14 @@ _LOCATION = re.compile(
 )
 
 
+def unquote_value(value: str) -> str:
+    """A value without the one pair of matching quotes around it (players read
+    ``http-user-agent="Mozilla/5.0 (X)"`` as the bare string)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
 def http_key(name: str) -> str:
     """Header name as an ``http`` key: ``User-Agent`` -> ``user_agent``."""
     key = name.strip().lower().replace("-", "_")
@@ -70,11 +78,12 @@ class Extra:
         key = key.strip()
         if not sep or not key:
             return False
+        val = unquote_value(val.strip())
         mapped = http.get(key.lower())
         if mapped is not None:
-            self.http.setdefault(mapped, val.strip())
+            self.http.setdefault(mapped, val)
         else:
-            target.setdefault(key, val.strip())
+            target.setdefault(key, val)
         return True
 
     def _exthttp(self, value: str) -> bool:
@@ -86,7 +95,8 @@ class Extra:
             return False
         for name, val in headers.items():
             if val is not None:
-                self.http.setdefault(http_key(name), val if isinstance(val, str) else str(val))
+                text = unquote_value(val) if isinstance(val, str) else str(val)
+                self.http.setdefault(http_key(name), text)
         return True
 
 

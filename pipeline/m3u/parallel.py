@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from pipeline.m3u.ndjson import GzipNDJSONEncoder, encode_batch
-from pipeline.m3u.parser import MAX_LINE_BYTES, M3UParser
 from pipeline.m3u.options import is_location
+from pipeline.m3u.parser import MAX_LINE_BYTES, M3UParser
 from pipeline.m3u.sniff import BOM, decode_line
 from pipeline.m3u.stats import ParseStats
 

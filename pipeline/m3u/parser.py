@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.m3u.attrs import header_attrs
 from pipeline.m3u.entry import build_general, fast_item
-from pipeline.m3u.fastline import SAFE_BYTES, LineWriter, never
+from pipeline.m3u.fastline import LineWriter, needs_escapes, never
 from pipeline.m3u.options import Extra, is_location
 from pipeline.m3u.sniff import BOM, SNIFF_BYTES, Sniffer, decode_line, first_end
 from pipeline.m3u.stats import Item, ParseStats
@@ -189,7 +189,7 @@ class M3UParser:
         writer = self._writer
         fast: Fast = fast_item
         if writer is not None:
-            fast = never if block.translate(None, SAFE_BYTES) else writer.fast
+            fast = never if needs_escapes(block, self._pending) else writer.fast
         try:
             text = block.decode("utf-8")
         except UnicodeDecodeError:
