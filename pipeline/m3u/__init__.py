@@ -11,6 +11,10 @@
     parser.header, parser.stats
 
 Items are plain JSON-ready dicts (schema in DESIGN.md, "Playlist jobs").
+``parser.feed_ndjson(chunk)`` / ``parser.close_ndjson()`` return the same
+items as NDJSON bytes (``encode_batch`` of them), faster: most entries never
+become a dict. Lines outside an entry that look like no URI or path are
+skipped and counted in ``stats.skipped_lines``.
 """
 
 from pipeline.m3u.ndjson import (
