@@ -73,7 +73,10 @@ class LineWriter:
             kind, info = classify(url, group or None, name)
             series = "" if info is None else self._series(name)
         self.kinds[kind] += 1
-        tvg = _tvg(tid, tname, tlogo)
+        if tid or not tname or not tlogo:
+            tvg = _tvg(tid, tname, tlogo)
+        else:  # the common case, without a call
+            tvg = f',"tvg":{{"name":"{tname}","logo":"{tlogo}"}}'
         if group:
             self.groups.add(group)
             group_part = f',"group":"{group}"'
