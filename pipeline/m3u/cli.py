@@ -8,16 +8,15 @@ import resource
 import stat
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-import orjson
 
 from pipeline.errors import NotAPlaylist
-from pipeline.m3u.ndjson import DEFAULT_LEVEL, GzipNDJSONWriter
-from pipeline.m3u.parser import MAX_LINE_BYTES, M3UParser
-from pipeline.m3u.stats import ParseStats
-from pipeline.m3u.stream import CHUNK_BYTES, read_chunks
+from pipeline.m3u.limits import CHUNK_BYTES, DEFAULT_LEVEL, MAX_LINE_BYTES
+
+if TYPE_CHECKING:  # the parser is imported when a file is parsed, not for --help
+    from pipeline.m3u.stats import ParseStats
 
 # `-j auto`: below this size start-up of the workers costs more than it saves.
 AUTO_MIN_BYTES = 8 << 20
@@ -81,6 +80,10 @@ class _Discard:
 
 def _sequential(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[str, str]]:
     """One process: the parser's NDJSON mode straight into the sink (or a gzip writer)."""
+    from pipeline.m3u.ndjson import GzipNDJSONWriter
+    from pipeline.m3u.parser import M3UParser
+    from pipeline.m3u.stream import read_chunks
+
     parser = M3UParser(args["max_line_bytes"])
     chunks = read_chunks(src, args["chunk_bytes"])
     with contextlib.ExitStack() as stack:
@@ -108,6 +111,7 @@ def _sequential(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[
 
 def _parallel(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[str, str]]:
     from pipeline.m3u.parallel import write_ndjson_parallel  # multiprocessing: only for -j
+    from pipeline.m3u.stream import read_chunks
 
     level = args["level"] if args["gzip"] else None
     chunks = read_chunks(src, args["chunk_bytes"])
@@ -134,6 +138,8 @@ def _summary(stats: ParseStats, header: dict[str, str], args: dict[str, Any]) ->
             "sum": round(sum(rss_kb.values()) / 1024, 1),
         },
     }
+    import orjson
+
     sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
     sys.stdout.buffer.flush()
 

@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 
+from pipeline.m3u.limits import DEFAULT_LEVEL
 from pipeline.m3u.stats import Item
 
 
@@ -40,7 +41,6 @@ GZIP_BACKEND = "isal" if _ISAL is not None else "zlib"
 
 _OPT = orjson.OPT_APPEND_NEWLINE
 _GZIP_WBITS = 31  # zlib container = gzip (header without name or mtime)
-DEFAULT_LEVEL = 1
 BATCH_ITEMS = 2048
 _SEP, _SEP_NL = b'},{"', b'}\n{"'
 

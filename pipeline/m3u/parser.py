@@ -14,11 +14,11 @@ from typing import Any
 from pipeline.m3u.attrs import header_attrs
 from pipeline.m3u.entry import build_general, fast_item
 from pipeline.m3u.fastline import LineWriter, needs_escapes, never
+from pipeline.m3u.limits import MAX_LINE_BYTES
 from pipeline.m3u.options import Extra, is_location
 from pipeline.m3u.sniff import BOM, SNIFF_BYTES, Sniffer, decode_line, first_end
 from pipeline.m3u.stats import Item, ParseStats
 
-MAX_LINE_BYTES = 64 * 1024
 _LONG_DIRECTIVE = "\n#"  # markers for over-long lines; real lines never hold "\n"
 _LONG_OTHER = "\n"
 _ENTRY_TAGS = frozenset(("#EXTVLCOPT", "#KODIPROP", "#EXTGRP", "#EXTHTTP"))
