@@ -4,10 +4,11 @@ The input is cut into blocks right after a URL line: there the parser holds
 no state (no pending ``#EXTINF``, no directives, no partial line), so each
 block parses on its own (in ``M3UParser``'s NDJSON mode). With gzip, each
 block is one gzip member (concatenated members are one valid gzip stream).
-When the output is an OS file (stdout, a file) and workers are forked, each
-worker writes its block's output to it itself, in input order (it waits for
-its turn on a shared counter): the parent only reads and cuts the input.
-Otherwise (a ``BytesIO``, no ``fork``) the parent writes what workers return.
+When the output is an OS file (stdout, a file) and workers are forked, a
+worker whose block is next in input order (a shared turn counter) writes it
+to that file itself; a worker that is early hands its bytes back and the
+parent writes them when their turn comes. Otherwise (a ``BytesIO``, no
+``fork``) the parent writes every block.
 At most ``2 * jobs`` blocks are in flight, so memory stays flat.
 """
 
@@ -55,12 +56,13 @@ class ParallelResult:
 
 
 _Out = tuple[bytes, ParseStats, dict[str, str], tuple[str, int]]
-# Set in each worker by _init: the shared turn counter, its condition and the output fd.
-_TURN: dict[str, Any] = {}
+# Set in each worker by _init: the shared turn (the index of the next block to write)
+# and the output fd. Only the writer of block `turn` moves it on, so no lock is needed.
+_SHARED: dict[str, Any] = {}
 
 
-def _init(turn: Any, cond: Any, fd: int | None) -> None:
-    _TURN.update(turn=turn, cond=cond, fd=fd)
+def _init(turn: Any, fd: int | None) -> None:
+    _SHARED.update(turn=turn, fd=fd)
 
 
 def _encode(block: bytes, first: bool, level: int | None, max_line_bytes: int) -> tuple:
@@ -80,27 +82,18 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _work(block: bytes, index: int, level: int | None, max_line_bytes: int) -> _Out:
     """Parse one block (in a worker): output bytes (b"" once written), stats, header,
-    (worker, peak RSS)."""
-    turn, cond, fd = _TURN["turn"], _TURN["cond"], _TURN["fd"]
-    try:
-        data, parser = _encode(block, index == 0, level, max_line_bytes)
-    except BaseException:
-        if fd is not None:
-            with cond:  # later blocks must not write after a hole
-                turn.value = -1
-                cond.notify_all()
-        raise
-    if fd is not None:
-        with cond:
-            cond.wait_for(lambda: turn.value in (index, -1))
-        if turn.value == index:
-            try:
-                _write_all(fd, data)
-                data = b""
-            finally:
-                with cond:
-                    turn.value = index + 1 if not data else -1
-                    cond.notify_all()
+    (worker, peak RSS).
+
+    On its turn (every earlier block written) the worker writes its block and
+    passes the turn on; otherwise it hands the bytes to the parent rather than
+    wait, since waiting for a descheduled peer idles it on a busy machine.
+    """
+    data, parser = _encode(block, index == 0, level, max_line_bytes)
+    turn, fd = _SHARED["turn"], _SHARED["fd"]
+    if fd is not None and turn.value == index:
+        _write_all(fd, data)
+        turn.value = index + 1
+        data = b""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return data, parser.stats, parser.header, (f"worker-{os.getpid()}", rss)
 
@@ -201,13 +194,16 @@ def write_ndjson_parallel(
 
     def collect() -> None:
         data, stats, header, (worker, rss) = window.popleft().result()
-        if data:
+        if data:  # earlier blocks are all written: this one is the parent's to write
             out.write(data)
+            if fd is not None:
+                out.flush()  # before the turn passes to workers writing to the fd
+                turn.value += 1
         result.merge(stats, header)
         result.rss_kb[worker] = max(result.rss_kb.get(worker, 0), rss)
 
-    init = (ctx.Value("q", 0, lock=False), ctx.Condition(), fd)
-    with ProcessPoolExecutor(max(1, jobs), ctx, initializer=_init, initargs=init) as pool:
+    turn = ctx.Value("q", 0, lock=False)
+    with ProcessPoolExecutor(max(1, jobs), ctx, initializer=_init, initargs=(turn, fd)) as pool:
         try:
             for index, block in enumerate(split_blocks(chunks, block_bytes)):
                 window.append(pool.submit(_work, block, index, level, max_line_bytes))
