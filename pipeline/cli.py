@@ -1,4 +1,9 @@
-"""The `pipeline` command line."""
+"""The `pipeline` command line.
+
+Only click and the small `pipeline.commands` table load before the arguments
+are parsed; a subcommand's module (and its aiohttp, aiokafka, faust, ...)
+loads when that subcommand runs or shows its help.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 
 import click
 
-from pipeline.commands import register
+from pipeline.commands import LazyGroup
 from pipeline.commands.common import EXIT_CODES_HELP, CliState
 
 EPILOG = (
@@ -18,7 +23,8 @@ EPILOG = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EPILOG)
 @click.option("--api", "api_url", metavar="URL",
               help="Base URL of the pipeline HTTP API for the client commands (default: "
                    "PIPELINE_API_URL, else http://127.0.0.1:<PIPELINE_WEB_PORT>).")
@@ -78,17 +84,6 @@ def _declare_topics_first(settings: Any) -> None:
     except Exception as exc:  # broker down at start: Faust retries and declares later
         click.echo(f"pipeline worker: topics not checked before start ({exc})", err=True)
 
-
-def _register_optional() -> None:
-    try:
-        from pipeline.m3u.cli import m3u_command
-    except ImportError:  # parser package not built yet
-        return
-    main.add_command(m3u_command)
-
-
-register(main)
-_register_optional()
 
 if __name__ == "__main__":
     main()

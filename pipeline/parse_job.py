@@ -82,11 +82,12 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
                                  content_encoding="gzip")
         async with writer:
             async for chunk in fetch_stream(session, spec.url, limits, policy, info):
-                out = encoder.encode(parser.feed(chunk))
+                # NDJSON mode: most entries become lines without an item dict in between.
+                out = encoder.encode_lines(parser.feed_ndjson(chunk))
                 if out:
                     await writer.write(out)
                 progress.maybe_send(parser.stats.items, info.bytes)
-            await writer.write(encoder.encode(parser.close()) + encoder.finish())
+            await writer.write(encoder.encode_lines(parser.close_ndjson()) + encoder.finish())
             await writer.complete()
     stats = parser.stats
     return {

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from pipeline.client import AsyncClient
 from pipeline.errors import PipelineError, RateLimited
-from pipeline.urls import redact_text
+
+if TYPE_CHECKING:  # imported when used: `pipeline --help` must not pay for aiohttp
+    from pipeline.client import AsyncClient
 
 T = TypeVar("T")
 
@@ -40,12 +40,16 @@ class CliState:
 
 def api_client(ctx: click.Context) -> AsyncClient:
     """An API client for `--api` (else PIPELINE_API_URL, else the local web port)."""
+    from pipeline.client import AsyncClient
+
     state = ctx.find_object(CliState)
     return AsyncClient(state.api_url if state else None)
 
 
 def error_line(exc: PipelineError) -> str:
     """`<code>: <message>`, with any credentials in the message masked."""
+    from pipeline.urls import redact_text
+
     line = f"{exc.code}: {redact_text(exc.message)}"
     if isinstance(exc, RateLimited):
         line += f" (retry in {exc.retry_after} s)"
@@ -64,6 +68,8 @@ def fail(exc: PipelineError, exit_code: int = EXIT_ERROR, prefix: str = "error")
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; a pipeline error becomes one line on stderr and exit 3."""
+    import asyncio
+
     try:
         return asyncio.run(coro)
     except PipelineError as exc:

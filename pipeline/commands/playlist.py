@@ -6,11 +6,10 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from pipeline.client import AsyncClient
 from pipeline.commands.common import (
     EXIT_JOB_FAILED,
     EXIT_TIMEOUT,
@@ -22,6 +21,9 @@ from pipeline.commands.common import (
 from pipeline.commands.progress import ProgressDisplay, describe, summary
 from pipeline.errors import JobError, PipelineError
 from pipeline.urls import redact_text
+
+if TYPE_CHECKING:  # annotations only: `pipeline status --help` must not load aiohttp
+    from pipeline.client import AsyncClient
 
 
 def _accepted_line(answer: dict[str, Any]) -> str:

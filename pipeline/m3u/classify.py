@@ -50,8 +50,8 @@ def find_episode(name: str) -> re.Match[str] | None:
 _NUMBERS = {f"{n:0{width}d}": n for n in range(100) for width in (1, 2, 3)}
 
 
-def series_info(name: str, m: re.Match[str] | None = None) -> dict[str, Any]:
-    """``{"title", "season", "episode"}`` of a series title (numbers when found).
+def series_parts(name: str, m: re.Match[str] | None = None) -> tuple[str, int, int] | None:
+    """``(title, season, episode)`` of a series title; None when it has no cue.
 
     A ``S01E02``-style cue in the last 16 characters wins (where nearly every
     title has it), else the first cue anywhere.
@@ -62,14 +62,23 @@ def series_info(name: str, m: re.Match[str] | None = None) -> dict[str, Any]:
         if m is None:
             m = EP_SE.search(name) or EP_X.search(name) or EP_WORDS.search(name)
             if m is None:
-                return {"title": name}
+                return None
     start = m.start()
     season, episode = m.groups()
-    return {
-        "title": (name[:start].strip(_TRIM) or name) if start else name,
-        "season": _NUMBERS.get(season) if season in _NUMBERS else int(season),
-        "episode": _NUMBERS.get(episode) if episode in _NUMBERS else int(episode),
-    }
+    return (
+        (name[:start].strip(_TRIM) or name) if start else name,
+        _NUMBERS[season] if season in _NUMBERS else int(season),
+        _NUMBERS[episode] if episode in _NUMBERS else int(episode),
+    )
+
+
+def series_info(name: str, m: re.Match[str] | None = None) -> dict[str, Any]:
+    """``{"title", "season", "episode"}`` of a series title (numbers when found)."""
+    parts = series_parts(name, m)
+    if parts is None:
+        return {"title": name}
+    title, season, episode = parts
+    return {"title": title, "season": season, "episode": episode}
 
 
 def group_kind(group: str) -> str:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import stat
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-import orjson
 
 from pipeline.errors import NotAPlaylist
-from pipeline.m3u.ndjson import DEFAULT_LEVEL, GzipNDJSONWriter, encode_batch
-from pipeline.m3u.parallel import write_ndjson_parallel
-from pipeline.m3u.parser import MAX_LINE_BYTES
-from pipeline.m3u.stats import ParseStats
-from pipeline.m3u.stream import CHUNK_BYTES, ItemStream, parse_file, read_chunks
+from pipeline.m3u.limits import CHUNK_BYTES, DEFAULT_LEVEL, MAX_LINE_BYTES
+
+if TYPE_CHECKING:  # the parser is imported when a file is parsed, not for --help
+    from pipeline.m3u.stats import ParseStats
+
+# `-j auto`: below this size start-up of the workers costs more than it saves.
+AUTO_MIN_BYTES = 8 << 20
+AUTO_JOBS_MAX = 4
 
 
 @contextlib.contextmanager
@@ -39,6 +42,30 @@ def _sink(path: str | None) -> Iterator[IO[bytes]]:
         yield fileobj
 
 
+def _jobs_option(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
+    """``-j``: a positive count, or None for auto (decided once the input is known)."""
+    if value == "auto":
+        return None
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a count nor 'auto'") from None
+    if jobs < 1:
+        raise click.BadParameter("must be at least 1")
+    return jobs
+
+
+def auto_jobs(src: IO[bytes]) -> int:
+    """``-j auto``: the cores (capped) for a regular file worth splitting, else 1."""
+    try:
+        info = os.fstat(src.fileno())
+    except (AttributeError, OSError, ValueError):
+        return 1
+    if not stat.S_ISREG(info.st_mode) or info.st_size < AUTO_MIN_BYTES:
+        return 1
+    return max(1, min(AUTO_JOBS_MAX, len(os.sched_getaffinity(0))))
+
+
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
@@ -51,32 +78,41 @@ class _Discard:
         return len(data)
 
 
-def _write(run: ItemStream, out: IO[bytes], gzip: bool, level: int) -> None:
-    if gzip:
-        writer = GzipNDJSONWriter(out, level)
-        try:
-            for batch in run.batches():
-                writer.write(batch)
-        finally:
-            writer.close()
-        return
-    write = out.write
-    for batch in run.batches():
-        write(encode_batch(batch))
-
-
 def _sequential(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[str, str]]:
-    run = parse_file(src, chunk_bytes=args["chunk_bytes"], max_line_bytes=args["max_line_bytes"])
-    if args["summary"] and args["output"] is None:
-        for _ in run.batches():
-            pass
-    else:
-        with _sink(args["output"]) as out:
-            _write(run, out, args["gzip"], args["level"])
-    return run.stats, run.header
+    """One process: the parser's NDJSON mode straight into the sink (or a gzip writer)."""
+    from pipeline.m3u.ndjson import GzipNDJSONWriter
+    from pipeline.m3u.parser import M3UParser
+    from pipeline.m3u.stream import read_chunks
+
+    parser = M3UParser(args["max_line_bytes"])
+    chunks = read_chunks(src, args["chunk_bytes"])
+    with contextlib.ExitStack() as stack:
+        if args["summary"] and args["output"] is None:
+            out: Any = _Discard()
+        else:
+            out = stack.enter_context(_sink(args["output"]))
+        if args["gzip"]:
+            writer = GzipNDJSONWriter(out, args["level"])
+            stack.callback(writer.close)
+            stats = parser.stats
+            for chunk in chunks:
+                before = stats.items
+                data = parser.feed_ndjson(chunk)
+                writer.write_lines(data, stats.items - before)
+            before = stats.items
+            writer.write_lines(parser.close_ndjson(), stats.items - before)
+        else:
+            write = out.write
+            for chunk in chunks:
+                write(parser.feed_ndjson(chunk))
+            write(parser.close_ndjson())
+    return parser.stats, parser.header
 
 
 def _parallel(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[str, str]]:
+    from pipeline.m3u.parallel import write_ndjson_parallel  # multiprocessing: only for -j
+    from pipeline.m3u.stream import read_chunks
+
     level = args["level"] if args["gzip"] else None
     chunks = read_chunks(src, args["chunk_bytes"])
     with contextlib.ExitStack() as stack:
@@ -102,6 +138,8 @@ def _summary(stats: ParseStats, header: dict[str, str], args: dict[str, Any]) ->
             "sum": round(sum(rss_kb.values()) / 1024, 1),
         },
     }
+    import orjson
+
     sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
     sys.stdout.buffer.flush()
 
@@ -146,11 +184,13 @@ def _summary(stats: ParseStats, header: dict[str, str], args: dict[str, Any]) ->
 @click.option(
     "-j",
     "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
+    metavar="N|auto",
+    default="auto",
     show_default=True,
-    help="Parse on this many processes (blocks cut after URL lines; same items in the "
-    "same order; gzip output is then one gzip member per block).",
+    callback=_jobs_option,
+    help="Parse on N processes (blocks cut after URL lines; same items in the same order; "
+    f"gzip output is then one gzip member per block). auto: the number of cores (at most "
+    f"{AUTO_JOBS_MAX}) for a regular file over {AUTO_MIN_BYTES >> 20} MB, else 1.",
 )
 def m3u_command(**args: Any) -> None:
     """Parse the M3U playlist FILE ('-' for stdin) and write its items as NDJSON.
@@ -163,6 +203,8 @@ def m3u_command(**args: Any) -> None:
     args["gzip"] = args.pop("gzip_") or (output is not None and output.endswith(".gz"))
     try:
         with _source(file) as src:
+            if args["jobs"] is None:
+                args["jobs"] = auto_jobs(src)
             run = _parallel if args["jobs"] > 1 else _sequential
             stats, header = run(src, args)
         if args["summary"]:

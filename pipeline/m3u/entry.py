@@ -8,7 +8,7 @@ from pipeline.m3u.options import Extra, name_from_url, split_pipe
 from pipeline.m3u.stats import Item
 
 # The Xtream m3u_plus shape split on '"': fixed pieces at even indexes.
-_X0, _X2, _X4, _X6 = "#EXTINF:-1 tvg-id=", " tvg-name=", " tvg-logo=", " group-title="
+X0, X2, X4, X6 = "#EXTINF:-1 tvg-id=", " tvg-name=", " tvg-logo=", " group-title="
 
 
 def _tvg(tid: str, tname: str, tlogo: str) -> dict[str, str]:
@@ -30,7 +30,7 @@ def fast_item(extinf: str, url: str) -> Item | None:
     if len(parts) != 9:
         return None
     x0, tid, x2, tname, x4, tlogo, x6, group, title = parts
-    if x0 != _X0 or x2 != _X2 or x4 != _X4 or x6 != _X6 or title[:1] != "," or "|" in url:
+    if x0 != X0 or x2 != X2 or x4 != X4 or x6 != X6 or title[:1] != "," or "|" in url:
         return None
     name = title[1:].strip() or tname or name_from_url(url)
     tvg = _tvg(tid, tname, tlogo)

@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 
+from pipeline.m3u.limits import DEFAULT_LEVEL
 from pipeline.m3u.stats import Item
 
 
@@ -40,7 +41,6 @@ GZIP_BACKEND = "isal" if _ISAL is not None else "zlib"
 
 _OPT = orjson.OPT_APPEND_NEWLINE
 _GZIP_WBITS = 31  # zlib container = gzip (header without name or mtime)
-DEFAULT_LEVEL = 1
 BATCH_ITEMS = 2048
 _SEP, _SEP_NL = b'},{"', b'}\n{"'
 
@@ -107,7 +107,10 @@ class GzipNDJSONEncoder:
 
     def encode(self, items: Iterable[Item]) -> bytes:
         """Compress a batch of items; return whatever output is ready."""
-        data = encode_batch(items)
+        return self.encode_lines(encode_batch(items))
+
+    def encode_lines(self, data: bytes) -> bytes:
+        """Compress NDJSON lines (``M3UParser.feed_ndjson``'s output)."""
         self.raw_bytes += len(data)
         self.items += data.count(b"\n")
         return self._comp.compress(data)
@@ -154,10 +157,14 @@ class GzipNDJSONWriter:
 
     def write(self, items: list[Item]) -> None:
         """Queue (or write) a list of items."""
-        if not items:
+        if items:
+            self.write_lines(encode_batch(items), len(items))
+
+    def write_lines(self, data: bytes, items: int) -> None:
+        """Queue (or write) ``items`` NDJSON lines (``M3UParser.feed_ndjson``'s output)."""
+        if not data:
             return
-        data = encode_batch(items)
-        self.items += len(items)
+        self.items += items
         self.raw_bytes += len(data)
         if self._queue is None:
             self._compress(data)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 import orjson
@@ -22,6 +23,19 @@ _VLC_HTTP = {
     "http-cookie": "cookie",
 }
 _MEDIA_EXT_MAX = 5
+# A scheme, `//` or `/`, `./` or `../`, a UNC or Windows path, or a file name with an
+# extension and no spaces (then an optional query or fragment).
+_LOCATION = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*:\S|[/\\]|\.\.?[/\\]|\S*\.[A-Za-z0-9]{1,5}(?:[?#]\S*)?$"
+)
+
+
+def unquote_value(value: str) -> str:
+    """A value without the one pair of matching quotes around it (players read
+    ``http-user-agent="Mozilla/5.0 (X)"`` as the bare string)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
 
 
 def http_key(name: str) -> str:
@@ -64,11 +78,12 @@ class Extra:
         key = key.strip()
         if not sep or not key:
             return False
+        val = unquote_value(val.strip())
         mapped = http.get(key.lower())
         if mapped is not None:
-            self.http.setdefault(mapped, val.strip())
+            self.http.setdefault(mapped, val)
         else:
-            target.setdefault(key, val.strip())
+            target.setdefault(key, val)
         return True
 
     def _exthttp(self, value: str) -> bool:
@@ -80,7 +95,8 @@ class Extra:
             return False
         for name, val in headers.items():
             if val is not None:
-                self.http.setdefault(http_key(name), val if isinstance(val, str) else str(val))
+                text = unquote_value(val) if isinstance(val, str) else str(val)
+                self.http.setdefault(http_key(name), text)
         return True
 
 
@@ -98,6 +114,12 @@ def split_pipe(url: str) -> tuple[str, dict[str, str]]:
     if not headers:
         return url, headers
     return base.strip(), headers
+
+
+def is_location(line: str) -> bool:
+    """Whether a line outside any entry looks like a URI or a path (then it is an item;
+    a banner such as ``===== SPORTS =====`` or stray text is skipped and counted)."""
+    return _LOCATION.match(line) is not None
 
 
 def name_from_url(url: str) -> str:

@@ -2,28 +2,35 @@
 
 The input is cut into blocks right after a URL line: there the parser holds
 no state (no pending ``#EXTINF``, no directives, no partial line), so each
-block parses on its own. Each worker returns one gzip member; members are
-written in input order (concatenated members are one valid gzip stream).
+block parses on its own (in ``M3UParser``'s NDJSON mode). With gzip, each
+block is one gzip member (concatenated members are one valid gzip stream).
+When the output is an OS file (stdout, a file) and workers are forked, a
+worker whose block is next in input order (a shared turn counter) writes it
+to that file itself; a worker that is early hands its bytes back and the
+parent writes them when their turn comes. Otherwise (a ``BytesIO``, no
+``fork``) the parent writes every block.
 At most ``2 * jobs`` blocks are in flight, so memory stays flat.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import resource
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
-from pipeline.m3u.ndjson import GzipNDJSONEncoder, encode_batch
+from pipeline.m3u.ndjson import gzip_compressor
+from pipeline.m3u.options import is_location
 from pipeline.m3u.parser import MAX_LINE_BYTES, M3UParser
-from pipeline.m3u.sniff import BOM
+from pipeline.m3u.sniff import BOM, decode_line
 from pipeline.m3u.stats import ParseStats
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 BLOCK_BYTES = 256 * 1024
-FEED_BYTES = 64 * 1024
 _FORCE_CUT = 16  # blocks without any URL line are cut anyway past this many BLOCK_BYTES
 
 
@@ -48,25 +55,57 @@ class ParallelResult:
             self.header.setdefault(name, value)
 
 
-def _work(
-    block: bytes, first: bool, level: int | None, max_line_bytes: int
-) -> tuple[bytes, ParseStats, dict[str, str], tuple[str, int]]:
-    """Parse one block (in a worker): output bytes, stats, header, (worker, rss)."""
+_Out = tuple[bytes, ParseStats, dict[str, str], tuple[str, int]]
+# Set in each worker by _init: the shared turn (the index of the next block to write)
+# and the output fd. Only the writer of block `turn` moves it on, so no lock is needed.
+_SHARED: dict[str, Any] = {}
+
+
+def _init(turn: Any, fd: int | None) -> None:
+    _SHARED.update(turn=turn, fd=fd)
+
+
+def _encode(block: bytes, first: bool, level: int | None, max_line_bytes: int) -> tuple:
     parser = M3UParser(max_line_bytes, sniff=first)
-    encoder = GzipNDJSONEncoder(level) if level is not None else None
-    out = []
-    for start in range(0, len(block), FEED_BYTES):
-        items = parser.feed(block[start : start + FEED_BYTES])
-        out.append(encoder.encode(items) if encoder else encode_batch(items))
-    tail = parser.close()
-    out.append(encoder.encode(tail) + encoder.finish() if encoder else encode_batch(tail))
+    data = parser.feed_ndjson(block) + parser.close_ndjson()
+    if level is not None:
+        comp = gzip_compressor(level)
+        data = comp.compress(data) + comp.flush()
+    return data, parser
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _work(block: bytes, index: int, level: int | None, max_line_bytes: int) -> _Out:
+    """Parse one block (in a worker): output bytes (b"" once written), stats, header,
+    (worker, peak RSS).
+
+    On its turn (every earlier block written) the worker writes its block and
+    passes the turn on; otherwise it hands the bytes to the parent rather than
+    wait, since waiting for a descheduled peer idles it on a busy machine.
+    """
+    data, parser = _encode(block, index == 0, level, max_line_bytes)
+    turn, fd = _SHARED["turn"], _SHARED["fd"]
+    if fd is not None and turn.value == index:
+        _write_all(fd, data)
+        turn.value = index + 1
+        data = b""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return b"".join(out), parser.stats, parser.header, (multiprocessing.current_process().name, rss)
+    return data, parser.stats, parser.header, (f"worker-{os.getpid()}", rss)
 
 
-def _is_url_line(line: bytes) -> bool:
-    line = line.strip()
-    return bool(line) and line[:1] != b"#"
+def _is_url_line(raw: bytes) -> bool:
+    """A line after which the parser holds no state, judged as ``M3UParser`` does:
+    not a directive, and a URI or path (any other line ends an entry only when
+    an ``#EXTINF`` is pending, which cannot be known here)."""
+    line = decode_line(raw)
+    if line and (line[0] <= " " or line[-1] <= " "):
+        line = line.strip()
+    return bool(line) and line[0] != "#" and is_location(line)
 
 
 def _last_end(buf: bytes | bytearray, lo: int, hi: int, has_cr: bool) -> int:
@@ -118,9 +157,16 @@ def split_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> Ite
         yield bytes(buf)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+def _direct_fd(out: Any, method: str) -> int | None:
+    """The OS file descriptor forked workers can write to, or None."""
+    if method != "fork":
+        return None
+    try:
+        fd: int = out.fileno()
+    except (AttributeError, OSError, ValueError):  # BytesIO, a test runner's stdout, a discard
+        return None
+    out.flush()
+    return fd
 
 
 def write_ndjson_parallel(
@@ -137,19 +183,30 @@ def write_ndjson_parallel(
     ``level`` is None. Raises ``NotAPlaylist`` (before writing anything) like
     ``M3UParser``.
     """
+    import multiprocessing  # here, not at import: `pipeline m3u` starts faster
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    fd = _direct_fd(out, method)
     result = ParallelResult()
-    window: deque[Future[tuple[bytes, ParseStats, dict[str, str], tuple[str, int]]]] = deque()
+    window: deque[Future[_Out]] = deque()
 
     def collect() -> None:
         data, stats, header, (worker, rss) = window.popleft().result()
-        out.write(data)
+        if data:  # earlier blocks are all written: this one is the parent's to write
+            out.write(data)
+            if fd is not None:
+                out.flush()  # before the turn passes to workers writing to the fd
+                turn.value += 1
         result.merge(stats, header)
         result.rss_kb[worker] = max(result.rss_kb.get(worker, 0), rss)
 
-    with ProcessPoolExecutor(max(1, jobs), mp_context=_context()) as pool:
+    turn = ctx.Value("q", 0, lock=False)
+    with ProcessPoolExecutor(max(1, jobs), ctx, initializer=_init, initargs=(turn, fd)) as pool:
         try:
             for index, block in enumerate(split_blocks(chunks, block_bytes)):
-                window.append(pool.submit(_work, block, index == 0, level, max_line_bytes))
+                window.append(pool.submit(_work, block, index, level, max_line_bytes))
                 while len(window) >= 2 * jobs or (index == 0 and window):
                     collect()  # the first block alone: a non-playlist stops everything
             while window:

@@ -55,6 +55,12 @@ def _judge(line: bytes) -> bool:
     raise _refuse("text that is neither #EXTM3U, #EXTINF nor a URL", line)
 
 
+def first_end(data: bytes) -> int:
+    """Offset of the first CR or LF of ``data`` (-1: none)."""
+    lf, cr = data.find(b"\n"), data.find(b"\r")
+    return lf if cr < 0 else cr if lf < 0 else min(lf, cr)
+
+
 def _next_end(data: bytes | bytearray, pos: int, stop: int) -> int:
     lf, cr = data.find(b"\n", pos, stop), data.find(b"\r", pos, stop)
     return lf if cr < 0 else cr if lf < 0 else min(lf, cr)

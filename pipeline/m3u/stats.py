@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,8 @@ Item = dict[str, Any]
 """One parsed playlist entry: a plain, JSON-ready dict (docs/architecture.md, "Parsed item")."""
 
 TYPES = ("live", "movie", "series")
+_TYPE = operator.itemgetter("type")
+_GROUP = operator.methodcaller("get", "group")
 
 
 @dataclass
@@ -36,6 +39,18 @@ class ParseStats:
     def groups(self) -> int:
         """Number of distinct non-empty groups seen."""
         return len(self.group_names)
+
+    def add_items(self, items: list[Item]) -> None:
+        """Count items by type and collect their groups (``items`` is counted elsewhere)."""
+        if not items:
+            return
+        kinds = list(map(_TYPE, items))
+        counts = self.counts
+        for kind in TYPES:
+            counts[kind] += kinds.count(kind)
+        groups = self.group_names
+        groups.update(map(_GROUP, items))
+        groups.discard(None)  # type: ignore[arg-type]  # items without a group
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the shape the CLI's ``--summary`` prints)."""

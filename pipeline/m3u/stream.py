@@ -6,10 +6,9 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import IO, Any
 
+from pipeline.m3u.limits import CHUNK_BYTES
 from pipeline.m3u.parser import M3UParser
 from pipeline.m3u.stats import Item, ParseStats
-
-CHUNK_BYTES = 64 * 1024
 
 
 class _Run:

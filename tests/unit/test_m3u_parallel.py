@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from pipeline.errors import NotAPlaylist
 from pipeline.m3u import encode_batch, parse_bytes
-from pipeline.m3u.cli import m3u_command
+from pipeline.m3u.cli import AUTO_JOBS_MAX, AUTO_MIN_BYTES, auto_jobs, m3u_command
 from pipeline.m3u.parallel import find_cut, split_blocks, write_ndjson_parallel
 
 PLAYLISTS = Path(__file__).resolve().parent.parent / "data" / "playlists"
@@ -96,3 +97,36 @@ def test_cli_jobs(tmp_path: Path) -> None:
     assert gzip.decompress(out.read_bytes()) == encode_batch(parse_bytes(KODI))
     plain = CliRunner().invoke(m3u_command, [str(path), "--jobs", "2"])
     assert plain.stdout.encode() == encode_batch(parse_bytes(KODI))
+
+
+@pytest.mark.parametrize("level", [None, 1])
+def test_workers_write_to_a_real_file_in_order(tmp_path: Path, level: int | None) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from gen_playlist import generate
+
+    generate(4000, tmp_path / "gen.m3u")
+    data = (tmp_path / "gen.m3u").read_bytes() + KODI.replace(b"#EXTM3U", b"#EXTM3X")
+    target = tmp_path / "out"
+    with target.open("wb") as out:
+        out.write(b"")  # the parent's buffer is flushed before workers write
+        chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+        result = write_ndjson_parallel(chunks, out, 3, level, block_bytes=1 << 15)
+    raw = target.read_bytes()
+    raw = gzip.decompress(raw) if level is not None else raw
+    assert raw == encode_batch(parse_bytes(data))
+    assert result.stats.items == raw.count(b"\n")
+    assert len(result.rss_kb) >= 3  # the parent and the workers
+
+
+def test_auto_jobs(tmp_path: Path) -> None:
+    small = tmp_path / "small.m3u"
+    small.write_bytes(KODI)
+    with small.open("rb") as src:
+        assert auto_jobs(src) == 1
+    big = tmp_path / "big.m3u"
+    big.write_bytes(KODI * (AUTO_MIN_BYTES // len(KODI) + 1))
+    with big.open("rb") as src:
+        assert 1 <= auto_jobs(src) <= AUTO_JOBS_MAX
+    assert auto_jobs(io.BytesIO(KODI)) == 1
+    bad = CliRunner().invoke(m3u_command, [str(small), "-j", "0"])
+    assert bad.exit_code == 2 and "at least 1" in bad.output
