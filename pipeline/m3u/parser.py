@@ -219,7 +219,9 @@ class M3UParser:
                 continue
             if len(line) > quarter or line[0] <= " " or line[-1] <= " ":
                 odd = self._odd(line)
-                if odd is None and pending is not None:  # the URL line is over-long
+                # An over-long URL line ends its entry (lost: counted), even one of
+                # directives only, as block cuts after URL lines assume (parallel.py).
+                if odd is None and (pending is not None or extra is not None):
                     bad += 1
                     pending = extra = None
                 if not odd:
@@ -301,6 +303,6 @@ class M3UParser:
     def _long_line(self, directive: bool) -> None:
         """A partial line grew past ``max_line_bytes``: skip it and count it."""
         self.stats.long_lines += 1
-        if not directive and self._pending is not None:
+        if not directive and (self._pending is not None or self._extra is not None):
             self.stats.bad_entries += 1
             self._pending = self._extra = None
