@@ -22,7 +22,7 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "store": "rocksdb://",
         "datadir": str(settings.table_dir),
         "topic_partitions": settings.topic_partitions,
-        "topic_replication_factor": 1,
+        "topic_replication_factor": settings.topic_replication_factor,
         "key_serializer": "json",
         "value_serializer": "json",
         "web_port": settings.web_port,

@@ -80,7 +80,7 @@ def _declare_topics_first(settings: Any) -> None:
     from pipeline.embedded.kafka_topics import ensure_topics
 
     try:
-        ensure_topics(settings)
+        ensure_topics(settings, settings.topic_replication_factor)
     except Exception as exc:  # broker down at start: Faust retries and declares later
         click.echo(f"pipeline worker: topics not checked before start ({exc})", err=True)
 

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     broker: str = "embedded"
     app_id: str = "pipeline"
     topic_partitions: int = Field(8, ge=1)
+    # Replicas of every topic and changelog the worker creates (3 on a production cluster).
+    topic_replication_factor: int = Field(1, ge=1)
     topic_parse_requests: str = "playlist.parse.requests"
     topic_parse_results: str = "playlist.parse.results"
     topic_media_uploads: str = "media.uploads"
