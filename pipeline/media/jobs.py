@@ -122,6 +122,11 @@ def current_score(row: Any, now: float, weights: Weights) -> float:
 def apply_event(row: Any, ev: Any, *, weights: Weights, max_attempts: int, retry_base_s: float,
                 jitter: float, next_run_id: str) -> Any | None:
     """The row after a run event, or None when the event is stale or changes nothing."""
+    if row is not None and ev.kind == "cancelled":  # whichever run is current
+        return row.derive(status="cancelled", finished_at=ev.at, not_before=0.0,
+                          error=ev.error or {"code": "cancelled",
+                                             "message": "cancelled by request"}) \
+            if row.status in ACTIVE else None
     if row is None or ev.run_id != row.run_id:
         return None
     if ev.kind == "started" and row.status in ACTIVE:
