@@ -147,6 +147,10 @@ def test_a_failed_job_is_redriven_and_a_second_redrive_deduplicates(
     [letter] = page["letters"]
     assert letter["kind"] == "job" and letter["redrivable"] is True
     assert "s3cret" not in json.dumps(letter)  # payloads are redacted
+    listed = json.loads(_cli(worker, "dlq", "list", "playlist", "--key", job_id))
+    assert listed["total"] == 1 and listed["letters"][0]["reason"] == "upstream_status"
+    dry = json.loads(_cli(worker, "dlq", "redrive", "playlist", "--key", job_id, "--dry-run"))
+    assert (dry["matched"], dry["redriven"]) == (1, 0)
     ROUTES["/flaky.m3u"] = (200, SMALL, {}, 0.0)  # the upstream is back
     status, done = worker.request("POST", "/api/dlq/playlist/redrive", {"key": job_id})
     assert status == 200 and done["redriven"] == 1, done
@@ -165,6 +169,15 @@ def test_a_failed_job_is_redriven_and_a_second_redrive_deduplicates(
     assert status == 200 and redrove["redriven"] == before >= 1
     poll(lambda: _letters(worker, reason="missing_field")["total"] == 2 * before,
          timeout=20, what="redriven letter dead-lettered again")
+
+
+def _cli(worker: Worker, *args: str) -> str:
+    """`pipeline --api <worker> ARGS...` in a subprocess; its stdout."""
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--api", worker.base, *args],
+                         capture_output=True, text=True, timeout=60, env=worker.env,
+                         cwd=str(Path(__file__).resolve().parents[2]))
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def _parse_children(worker: Worker) -> set[int]:
@@ -203,11 +216,7 @@ def test_cancel_stops_a_running_parse_within_2_s_and_leaves_no_result(
     # A later submit starts fresh; the CLI cancels it again.
     status, again = worker.request("POST", "/api/playlist/parse", {"url": url})
     assert status == 202 and again["deduplicated"] is False
-    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--api", worker.base,
-                          "cancel", job_id], capture_output=True, text=True, timeout=60,
-                         env=worker.env, cwd=str(Path(__file__).resolve().parents[2]))
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["status"] == "cancelled"
+    assert json.loads(_cli(worker, "cancel", job_id))["status"] == "cancelled"
     unknown = job_id_for("http://127.0.0.1:9/never-submitted.m3u")
     assert worker.request("DELETE", f"/api/playlist/jobs/{unknown}")[0] == 404
     status, quick = worker.request("POST", "/api/playlist/parse", {"url": f"{served}/f.m3u"})
