@@ -18,11 +18,13 @@ from typing import Any
 import confluent_kafka
 import psutil
 import pytest
+from aiohttp import web
 
 from pipeline.embedded.harness import S3Server, running_broker
 from pipeline.urls import job_id_for
 from tests.conftest import Worker, WorkerFactory, poll
 from tests.integration.http_server import serve_routes, synthetic_playlist
+from tests.integration.test_media_flow import Destination, put_object
 
 REQUESTS = "playlist.parse.requests"
 SMALL = synthetic_playlist(60)
@@ -42,14 +44,32 @@ def served() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[tuple[WorkerFactory, Worker]]:
+def slow_destination() -> Iterator[Destination]:
+    """A prewarm destination that holds every push for 20 s (a prewarm surely running)."""
+    dest = Destination(delay_s={"/warm/": 20.0})
+    with serve_aiohttp_app(dest) as base:
+        dest.base = base
+        yield dest
+
+
+def serve_aiohttp_app(dest: Destination) -> Any:
+    from tests.integration.http_server import serve_aiohttp
+
+    app = web.Application(client_max_size=1 << 30)
+    app.router.add_route("*", "/{tail:.*}", dest.handle)
+    return serve_aiohttp(app)
+
+
+@pytest.fixture(scope="module")
+def stack(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory,
+          slow_destination: Destination) -> Iterator[tuple[WorkerFactory, Worker]]:
     root = tmp_path_factory.mktemp("intake")
     with running_broker(root / "tansu.log") as broker:
         factory = WorkerFactory(broker, s3_server, root)
         try:
             worker = factory(PIPELINE_URL_ALLOWLIST="127.0.0.1",
-                             PIPELINE_PARSE_MAX_ATTEMPTS="1")
+                             PIPELINE_PARSE_MAX_ATTEMPTS="1",
+                             PIPELINE_PREWARM_DESTINATION=slow_destination.base + "/warm")
             yield factory, worker
         finally:
             for started in factory.workers:
@@ -223,3 +243,24 @@ def test_cancel_stops_a_running_parse_within_2_s_and_leaves_no_result(
     poll(lambda: _final(worker, quick["job_id"]), timeout=60, what="quick job done")
     status, refused = worker.request("DELETE", f"/api/playlist/jobs/{quick['job_id']}")
     assert status == 409 and refused["error"]["code"] == "job_finished"
+
+
+def test_cancel_of_a_running_prewarm_and_a_fresh_upload_after_it(
+        stack: tuple[WorkerFactory, Worker]) -> None:
+    factory, worker = stack
+    put_object(factory.s3, "cancel/a.jpg", b"p" * 5000)
+    body = {"media_id": "cancel-a", "bucket": "media", "key": "cancel/a.jpg", "size": 5000,
+            "kind": "photo"}
+    assert worker.request("POST", "/api/media/uploads", body)[0] == 202
+    poll(lambda: worker.request("GET", "/api/media/cancel-a")[1].get("status") == "running",
+         timeout=30, what="prewarm running")
+    started = time.monotonic()
+    status, cancelled = worker.request("DELETE", "/api/media/cancel-a")
+    assert status == 200 and cancelled["status"] == "cancelled", cancelled
+    assert time.monotonic() - started < 2.0
+    assert json.loads(_cli(worker, "cancel", "--media", "cancel-a"))["status"] == "cancelled"
+    status, again = worker.request("POST", "/api/media/uploads", body)
+    assert status == 202 and again["deduplicated"] is False
+    poll(lambda: worker.request("GET", "/api/media/cancel-a")[1].get("status") == "running",
+         timeout=30, what="fresh prewarm running")
+    assert worker.request("DELETE", "/api/media/cancel-a")[0] == 200
