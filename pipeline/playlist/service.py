@@ -96,7 +96,8 @@ class ParseService(Service):
         return task is not None
 
     def discard_result(self, uri: str) -> None:
-        """Delete the result object of a run that was cancelled (in the background)."""
+        """Delete the result of a cancelled run (in the background): the object, or the
+        multipart upload its killed child left unfinished (invisible, but stored)."""
         if not uri.startswith("s3://"):
             return
         bucket, _, key = uri.removeprefix("s3://").partition("/")
@@ -105,6 +106,11 @@ class ParseService(Service):
             try:
                 async with storage.open_client(self.settings) as s3:
                     await s3.delete_object(Bucket=bucket, Key=key)
+                    listed = await s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
+                    for upload in listed.get("Uploads", []):
+                        if upload.get("Key") == key:
+                            await s3.abort_multipart_upload(Bucket=bucket, Key=key,
+                                                            UploadId=upload["UploadId"])
                 log.info("parse_result_discarded", extra={"key": key})
             except Exception:
                 log.exception("parse_result_discard_failed", extra={"key": key})

@@ -230,6 +230,11 @@ def test_cancel_stops_a_running_parse_within_2_s_and_leaves_no_result(
     keys = s3.list_objects_v2(Bucket="pipeline-results",
                               Prefix=f"results/{job_id}/").get("Contents", [])
     assert keys == []
+    poll(lambda: [e for e in worker.events("parse_result_discarded")
+                  if job_id in e["key"]], timeout=10, what="unfinished upload discarded")
+    unfinished = s3.list_multipart_uploads(Bucket="pipeline-results",
+                                           Prefix=f"results/{job_id}/").get("Uploads", [])
+    assert unfinished == []
     status, items = worker.request("GET", f"/api/playlist/jobs/{job_id}/items")
     assert status == 409 and items["error"]["code"] == "cancelled"
     assert worker.request("DELETE", f"/api/playlist/jobs/{job_id}")[0] == 200  # idempotent
