@@ -9,6 +9,7 @@ agent applies to the job's row. Rows are only read here; the agents write them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -175,8 +176,20 @@ class ParseService(Service):
             self.queue.add(job_id, row.queued_at, time.time() + 0.5)
             return True
         self.resumed.pop(job_id, None)
-        self.tasks[job_id] = asyncio.create_task(self.run_job(row))
+        task = asyncio.create_task(self.run_job(row))
+        self.tasks[job_id] = task
+        task.add_done_callback(functools.partial(self._task_done, job_id))
         return True
+
+    def _task_done(self, job_id: str, task: asyncio.Task[None]) -> None:
+        """Forget a finished run, unless a newer run of the job replaced it already (a
+        fresh submit right after a cancel): its slot and task are not ours to clear."""
+        if self.tasks.get(job_id) is task:
+            del self.tasks[job_id]
+            self.task_runs.pop(job_id, None)
+            self.cancelled.discard(job_id)
+            self.queue.finish(job_id)
+        self._kick()
 
     # --- one run
 
@@ -199,12 +212,6 @@ class ParseService(Service):
                 # The child may have completed its upload just before it was killed.
                 self.discard_result(result_uri(self.settings.results_bucket, spec.result_key))
             raise
-        finally:
-            self.cancelled.discard(job_id)
-            self.queue.finish(job_id)
-            self.tasks.pop(job_id, None)
-            self.task_runs.pop(job_id, None)
-            self._kick()
 
     def _progress_relay(self, job_id: str, run_id: str,
                         last: list[int]) -> Callable[[int, int], None]:

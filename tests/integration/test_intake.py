@@ -200,6 +200,12 @@ def _cli(worker: Worker, *args: str) -> str:
     return out.stdout
 
 
+def _wait_running(worker: Worker, job_id: str) -> None:
+    poll(lambda: (b := worker.request("GET", f"/api/playlist/jobs/{job_id}")[1])
+         and b["status"] == "running" and b["progress"]["items"] > 0, timeout=30,
+         what="parse running")
+
+
 def _parse_children(worker: Worker) -> set[int]:
     proc = psutil.Process(worker.child.proc.pid)  # type: ignore[union-attr]
     return {child.pid for child in proc.children(recursive=True)
@@ -212,9 +218,7 @@ def test_cancel_stops_a_running_parse_within_2_s_and_leaves_no_result(
     url = f"{served}/slow.m3u"
     status, answer = worker.request("POST", "/api/playlist/parse", {"url": url})
     job_id = answer["job_id"]
-    poll(lambda: (b := worker.request("GET", f"/api/playlist/jobs/{job_id}")[1])
-         and b["status"] == "running" and b["progress"]["items"] > 0, timeout=30,
-         what="parse running")
+    _wait_running(worker, job_id)
     before = _parse_children(worker)
     started = time.monotonic()
     status, cancelled = worker.request("DELETE", f"/api/playlist/jobs/{job_id}")
@@ -238,10 +242,14 @@ def test_cancel_stops_a_running_parse_within_2_s_and_leaves_no_result(
     status, items = worker.request("GET", f"/api/playlist/jobs/{job_id}/items")
     assert status == 409 and items["error"]["code"] == "cancelled"
     assert worker.request("DELETE", f"/api/playlist/jobs/{job_id}")[0] == 200  # idempotent
-    # A later submit starts fresh; the CLI cancels it again.
+    # A later submit starts fresh (its old run may still be reaped); the CLI cancels it.
     status, again = worker.request("POST", "/api/playlist/parse", {"url": url})
     assert status == 202 and again["deduplicated"] is False
+    _wait_running(worker, job_id)
+    before = _parse_children(worker)
     assert json.loads(_cli(worker, "cancel", job_id))["status"] == "cancelled"
+    poll(lambda: not all(psutil.pid_exists(pid) for pid in before), timeout=2,
+         interval=0.05, what="the fresh run's child killed")
     unknown = job_id_for("http://127.0.0.1:9/never-submitted.m3u")
     assert worker.request("DELETE", f"/api/playlist/jobs/{unknown}")[0] == 404
     status, quick = worker.request("POST", "/api/playlist/parse", {"url": f"{served}/f.m3u"})
