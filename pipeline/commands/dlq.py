@@ -11,8 +11,6 @@ from pipeline.client import AsyncClient
 from pipeline.commands.common import api_client, echo_json, run
 from pipeline.replay import parse_time
 
-TOPIC_HELP = "playlist, media, an input topic or its .dlq"
-
 
 def _filters(reason: str | None, since: str | None, until: str | None,
              key: str | None) -> dict[str, Any]:
@@ -45,7 +43,8 @@ def dlq() -> None:
 @dlq.command("list")
 @click.argument("topic", default="playlist", metavar="TOPIC")
 @_filter_options
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True,
+              help="Letters per page.")
 @click.option("--start", type=click.IntRange(min=0), default=0,
               help="Skip this many (the `next` of the previous page).")
 @click.pass_context
