@@ -277,3 +277,39 @@ def test_cancel_of_a_running_prewarm_and_a_fresh_upload_after_it(
     poll(lambda: worker.request("GET", "/api/media/cancel-a")[1].get("status") == "running",
          timeout=30, what="fresh prewarm running")
     assert worker.request("DELETE", "/api/media/cancel-a")[0] == 200
+
+
+def _queued_on(workers: tuple[Worker, ...], job_id: str) -> Worker | None:
+    for candidate in workers:
+        if any(e.get("job_id") == job_id for e in candidate.events("parse_queued")):
+            return candidate
+    return None
+
+
+def test_cancel_from_a_worker_that_does_not_own_the_job(
+        stack: tuple[WorkerFactory, Worker], served: str) -> None:
+    """Last in the module: a second worker joins, so partitions move."""
+    factory, first = stack
+    second = factory(**{k: v for k, v in first.env.items()
+                        if k in ("PIPELINE_URL_ALLOWLIST", "PIPELINE_PARSE_MAX_ATTEMPTS",
+                                 "PIPELINE_PREWARM_DESTINATION")})
+    unknown = job_id_for("http://127.0.0.1:9/nothing.m3u")
+    for worker in (first, second):  # both answer for every partition: rebalance over
+        poll(lambda w=worker: w.request("GET", f"/api/playlist/jobs/{unknown}")[0] == 404,
+             timeout=60, what=f"{worker.name} assigned")
+    for i in range(12):  # a job the first worker owns, submitted and cancelled via the second
+        url = f"{served}/slow.m3u?owner={i}"
+        job_id = job_id_for(url)
+        assert second.request("POST", "/api/playlist/parse", {"url": url})[0] == 202
+        owner = poll(lambda j=job_id: _queued_on((first, second), j), timeout=20,
+                     what="the job queued")
+        if owner is first:
+            break
+        assert second.request("DELETE", f"/api/playlist/jobs/{job_id}")[0] == 200
+    else:
+        pytest.fail("no job landed on the first worker")
+    _wait_running(second, job_id)  # answered by the owner through the second worker
+    status, cancelled = second.request("DELETE", f"/api/playlist/jobs/{job_id}")
+    assert status == 200 and cancelled["status"] == "cancelled", cancelled
+    assert [e for e in first.events("parse_cancelled") if e["job_id"] == job_id]
+    assert not [e for e in second.events("parse_cancelled") if e["job_id"] == job_id]
