@@ -1,7 +1,9 @@
 """Media prewarm agents: upload events make job rows, run events change them.
 
-- `handle_uploads` (media.uploads, read raw) decodes, dedupes and creates rows,
-  then hands them to this worker's scheduler; bad records go to the DLQ.
+- `handle_uploads` (media.uploads, any producer, read raw) and `handle_keyed`
+  (its `.keyed` topic) run the intake step (`agents.intake`): a record on its
+  job's partition is deduped or creates a row for this worker's scheduler, any
+  other is re-keyed once, a poison one goes to the DLQ.
 - `apply_events` (internal events topic) applies run events to rows (Faust allows
   table writes only inside stream iteration) and publishes final outcomes.
 - After every rebalance the scheduler is rebuilt from the rows this worker owns.
@@ -19,11 +21,10 @@ from typing import Any
 
 import faust
 
-from pipeline.errors import PipelineError
+from agents.intake import IntakeStep, record_fields
 from pipeline.media import rules as media_rules
 from pipeline.media.service import PrewarmService
-from pipeline.media.uploads import decode_upload, key_text
-from pipeline.records import FINAL, DeadLetter, JobStatus, MediaJob, PrewarmResult
+from pipeline.records import FINAL, DeadLetter, EventKind, JobStatus, MediaJob, PrewarmResult
 from pipeline.settings import Settings
 from pipeline.topics import Topics
 
@@ -38,6 +39,7 @@ class MediaAgents:
     topics: Topics
     jobs: Any  # the media_jobs table: media_id -> MediaJob
     prewarm: PrewarmService
+    intake: IntakeStep
 
 
 def new_run_id() -> str:
@@ -49,8 +51,13 @@ def register(app: faust.App, deps: MediaAgents) -> None:
 
     @app.agent(deps.topics.raw_uploads, name="agents.media.handle_uploads")
     async def handle_uploads(stream: Any) -> None:
-        async for key, value in stream.items():
-            await apply_upload(deps, key, value, time.time())
+        async for event in stream.events():
+            await take_upload(deps, event)
+
+    @app.agent(deps.topics.media_keyed, name="agents.media.handle_keyed")
+    async def handle_keyed(stream: Any) -> None:
+        async for event in stream.events():
+            await take_upload(deps, event)
 
     @app.agent(deps.topics.prewarm_events, name="agents.media.apply_events")
     async def apply_events(stream: Any) -> None:
@@ -62,6 +69,8 @@ def register(app: faust.App, deps: MediaAgents) -> None:
                 jitter=random.random(), next_run_id=new_run_id())
             if updated is not None:
                 deps.jobs[media_id] = updated
+                if event.kind == EventKind.CANCELLED:
+                    deps.prewarm.scheduler.cancel(media_id)
                 await _announce(deps, updated)
 
     async def resume_owned_jobs(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -78,26 +87,24 @@ def register(app: faust.App, deps: MediaAgents) -> None:
     app.on_rebalance_complete.connect(resume_owned_jobs)  # type: ignore[arg-type]
 
 
-async def apply_upload(deps: MediaAgents, raw_key: bytes | None, raw_value: bytes | None,
-                       now: float) -> None:
-    """Reject (to the DLQ), dedupe, or create the job row and schedule it."""
-    try:
-        fields = decode_upload(raw_key, raw_value, now, deps.settings)
-    except PipelineError as exc:
-        key = key_text(raw_key)
-        log.warning("upload_rejected", extra={"media_id": key, "code": exc.code,
-                                              "error": exc.message})
-        await deps.topics.media_dlq.send(key=key, value=DeadLetter(
-            key=key, reason=exc.to_dict(), attempts=0, at=now,
-            payload={"raw": (raw_value or b"").decode(errors="replace")[:4096]}))
-        return
+async def take_upload(deps: MediaAgents, event: Any) -> None:
+    """Intake one raw record; apply it when it is on its job's partition."""
+    now = time.time()
+    accepted = await deps.intake.take(event, now)
+    if accepted is not None:
+        apply_upload(deps, dict(accepted.value), now)
+
+
+def apply_upload(deps: MediaAgents, fields: dict[str, Any], now: float) -> None:
+    """Dedupe, or create the job row and schedule it."""
     row = deps.jobs.get(fields["media_id"])
     replay = fields.pop("replay")
     force = fields.pop("force") or (replay and row is not None and row.status == JobStatus.DONE)
     if row is not None and not media_rules.upload_starts_job(row, force):
         log.info("upload_deduplicated", extra={"media_id": row.media_id, "status": row.status})
         return
-    row = MediaJob(**fields, status=JobStatus.QUEUED, run_id=new_run_id(), created_at=now)
+    row = MediaJob(**record_fields(MediaJob, fields), status=JobStatus.QUEUED,
+                   run_id=new_run_id(), created_at=now)
     row = row.derive(score=media_rules.current_score(row, now, deps.settings.score))
     deps.jobs[row.media_id] = row
     deps.prewarm.scheduler.submit(row)
@@ -119,4 +126,11 @@ async def _announce(deps: MediaAgents, row: MediaJob) -> None:
         await deps.topics.media_dlq.send(key=row.media_id, value=DeadLetter(
             key=row.media_id, reason={**(row.error or {}), "attempts": row.attempts},
             attempts=row.attempts, payload=media_rules.dead_letter_payload(row),
-            at=row.finished_at or time.time()))
+            at=row.finished_at or time.time(), request=_upload_request(row)))
+
+
+def _upload_request(row: MediaJob) -> dict[str, Any]:
+    """The upload event that re-runs a failed job (`pipeline dlq redrive`)."""
+    names = ("media_id", "bucket", "key", "size", "kind", "content_type", "uploaded_at",
+             "destination")
+    return {name: getattr(row, name) for name in names}

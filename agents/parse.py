@@ -1,8 +1,11 @@
 """Playlist agents: apply requests and run events to the job table.
 
-- `handle_requests` (topic playlist.parse.requests) creates or dedupes job rows.
+- `handle_requests` (playlist.parse.requests, any producer, read raw) and
+  `handle_keyed` (its `.keyed` topic) run the intake step (`agents.intake`):
+  a record on its job's partition creates or dedupes the row, any other is
+  re-keyed once, a poison one is dead-lettered.
 - `apply_events` (internal events topic) applies started/progress/done/failed/retry
-  to rows; Faust allows table writes only here, inside stream iteration.
+  and cancelled to rows; Faust allows table writes only here, inside stream iteration.
 - After every rebalance the `ParseService` resumes the active rows owned now.
 The rules are in `pipeline.playlist.rules`, the runs in `pipeline.playlist.service`.
 """
@@ -17,11 +20,13 @@ from typing import Any
 
 import faust
 
+from agents.intake import IntakeStep, record_fields
 from pipeline.playlist.rules import ACTIVE, Decision, apply_event, decide, queued_row
 from pipeline.playlist.service import ParseService
 from pipeline.records import (
     DeadLetter,
     EventKind,
+    JobStatus,
     ParseEvent,
     ParseRequest,
     ParseResult,
@@ -42,15 +47,21 @@ class ParseAgents:
     topics: Topics
     jobs: Any  # the playlist_jobs table: job_id -> PlaylistJob
     service: ParseService
+    intake: IntakeStep
 
 
 def register(app: faust.App, deps: ParseAgents) -> None:
     """Attach the playlist agents and the rebalance hook to `app`."""
 
-    @app.agent(deps.topics.parse_requests, name="agents.parse.handle_requests")
+    @app.agent(deps.topics.raw_requests, name="agents.parse.handle_requests")
     async def handle_requests(stream: Any) -> None:
-        async for job_id, req in stream.items():
-            apply_request(deps, job_id, req, time.time())
+        async for event in stream.events():
+            await take_request(deps, event)
+
+    @app.agent(deps.topics.parse_keyed, name="agents.parse.handle_keyed")
+    async def handle_keyed(stream: Any) -> None:
+        async for event in stream.events():
+            await take_request(deps, event)
 
     @app.agent(deps.topics.parse_events, name="agents.parse.apply_events")
     async def apply_events(stream: Any) -> None:
@@ -63,6 +74,15 @@ def register(app: faust.App, deps: ParseAgents) -> None:
                              if row is not None and row.status in ACTIVE})
 
     app.on_rebalance_complete.connect(resume_owned_jobs)  # type: ignore[arg-type]
+
+
+async def take_request(deps: ParseAgents, event: Any) -> None:
+    """Intake one raw record; apply it when it is on its job's partition."""
+    now = time.time()
+    accepted = await deps.intake.take(event, now)
+    if accepted is not None:
+        apply_request(deps, accepted.key,
+                      ParseRequest(**record_fields(ParseRequest, accepted.value)), now)
 
 
 def apply_request(deps: ParseAgents, job_id: str, req: ParseRequest, now: float) -> None:
@@ -82,7 +102,11 @@ def apply_request(deps: ParseAgents, job_id: str, req: ParseRequest, now: float)
 async def apply_run_event(deps: ParseAgents, job_id: str, event: ParseEvent) -> None:
     """Apply one run event to the job's row; publish final outcomes."""
     row: PlaylistJob | None = deps.jobs.get(job_id)
-    if row is None or (event.kind != EventKind.STARTED and event.run_id != row.run_id):
+    if row is not None and event.kind == EventKind.DONE and row.status == JobStatus.CANCELLED:
+        deps.service.discard_result(event.result_uri)  # a run that finished as it was cancelled
+    # A cancel stops whichever run is current (a retry may have started one meanwhile).
+    unbound = (EventKind.STARTED, EventKind.CANCELLED)
+    if row is None or (event.kind not in unbound and event.run_id != row.run_id):
         return  # an event of a superseded run
     updated = apply_event(row, event, retry_base_s=deps.settings.parse_retry_base_s,
                           jitter=random.random())
@@ -90,13 +114,15 @@ async def apply_run_event(deps: ParseAgents, job_id: str, event: ParseEvent) -> 
         deps.service.cancel_run(job_id, event.run_id)  # the job finished meanwhile
     if updated is not None:
         deps.jobs[job_id] = updated
+        if event.kind == EventKind.CANCELLED:
+            deps.service.cancel_job(job_id)
         await _announce(deps, updated, event)
 
 
 async def _announce(deps: ParseAgents, row: PlaylistJob, ev: ParseEvent) -> None:
     if ev.kind == EventKind.RETRY:
         deps.service.enqueue(row.job_id, row.queued_at, row.not_before)
-    if ev.kind not in (EventKind.DONE, EventKind.FAILED):
+    if ev.kind not in (EventKind.DONE, EventKind.FAILED, EventKind.CANCELLED):
         return
     await deps.topics.parse_results.send(key=row.job_id, value=ParseResult(
         job_id=row.job_id, status=row.status, items=row.result_items, counts=row.counts,
@@ -105,4 +131,5 @@ async def _announce(deps: ParseAgents, row: PlaylistJob, ev: ParseEvent) -> None
     if ev.kind == EventKind.FAILED and ev.transient:
         await deps.topics.parse_dlq.send(key=row.job_id, value=DeadLetter(
             key=row.job_id, reason=row.error or {}, attempts=row.attempt,
-            payload={"url": redact_url(row.url), "run_id": row.run_id}, at=ev.at))
+            payload={"url": redact_url(row.url), "run_id": row.run_id}, at=ev.at,
+            request={"url": row.url, "client": "redrive"}))

@@ -26,6 +26,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import aclosing
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -356,6 +357,29 @@ class AsyncClient:
         doc, _ = await self._call("GET", f"/api/media/{media_id}")
         return dict(doc)
 
+    # --- cancel and dead letters
+
+    async def cancel(self, job_id: str, *, media: bool = False) -> Job:
+        """Cancel a playlist job (or a media job): the job document, status `cancelled`;
+        `JobFinished` (409) when it already ended."""
+        path = f"/api/media/{job_id}" if media else f"/api/playlist/jobs/{job_id}"
+        doc, _ = await self._call("DELETE", path)
+        return dict(doc)
+
+    async def dead_letters(self, topic: str, **filters: Any) -> dict[str, Any]:
+        """One page of `topic`'s dead letters (`playlist`, `media` or a topic name);
+        filters: reason, since, until, key, limit, start."""
+        query = urlencode({k: v for k, v in filters.items() if v is not None})
+        doc, _ = await self._call("GET", f"/api/dlq/{topic}" + (f"?{query}" if query else ""))
+        return dict(doc)
+
+    async def redrive(self, topic: str, **filters: Any) -> dict[str, Any]:
+        """Re-publish `topic`'s matching dead letters through the intake;
+        filters: reason, since, until, key, dry_run."""
+        body = {k: v for k, v in filters.items() if v is not None}
+        doc, _ = await self._call("POST", f"/api/dlq/{topic}/redrive", body)
+        return dict(doc)
+
 
 def _loads_or_empty(raw: bytes) -> Any:
     try:
@@ -455,3 +479,15 @@ class Client:
     def media_status(self, media_id: str) -> dict[str, Any]:
         """See `AsyncClient.media_status`."""
         return self._run(self._api.media_status(media_id))
+
+    def cancel(self, job_id: str, *, media: bool = False) -> Job:
+        """See `AsyncClient.cancel`."""
+        return self._run(self._api.cancel(job_id, media=media))
+
+    def dead_letters(self, topic: str, **filters: Any) -> dict[str, Any]:
+        """See `AsyncClient.dead_letters`."""
+        return self._run(self._api.dead_letters(topic, **filters))
+
+    def redrive(self, topic: str, **filters: Any) -> dict[str, Any]:
+        """See `AsyncClient.redrive`."""
+        return self._run(self._api.redrive(topic, **filters))

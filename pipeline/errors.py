@@ -7,6 +7,7 @@
     ├── Forbidden                      forbidden         403
     ├── NotFound                       not_found         404
     ├── JobFailed                      (the job's code)  409
+    ├── JobFinished                    job_finished      409
     ├── PayloadTooLarge                payload_too_large 413
     ├── UnsupportedMediaType           unsupported_media_type 415
     ├── URLRefused                     url_refused       422
@@ -84,6 +85,12 @@ class JobFailed(PipelineError):
         super().__init__(message or "the job failed", job_code=job_code)
         if job_code:
             self.code = job_code
+
+
+class JobFinished(PipelineError):
+    """A cancel of a job that already ended (done or failed): nothing to stop."""
+
+    code, http_status = "job_finished", 409
 
 
 class UnsupportedMediaType(PipelineError):

@@ -23,6 +23,15 @@ class Metrics:
         self.broker_up = Gauge("pipeline_broker_up", "1 when the broker answers", registry=reg)
         self.http_requests = Counter(
             "pipeline_http_requests_total", "API requests", ["route", "status"], registry=reg)
+        # Intake of the input topics (pipeline.intake): applied, rekeyed or dead_letter
+        self.intake_records = Counter(
+            "pipeline_intake_records_total", "Input records by intake outcome",
+            ["topic", "outcome"], registry=reg)
+        self.dead_letters = Counter(
+            "pipeline_intake_dead_letters_total", "Input records dead-lettered by reason",
+            ["topic", "reason"], registry=reg)
+        self.cancels = Counter(
+            "pipeline_cancels_total", "Jobs cancelled by request", ["domain"], registry=reg)
         # Playlist parsing
         self.parse_requests = Counter(
             "pipeline_parse_requests_total", "Parse submits by outcome", ["outcome"], registry=reg)

@@ -18,11 +18,12 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 # A job in flight: never started twice, resumed after a rebalance.
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
-FINAL = (JobStatus.DONE, JobStatus.FAILED)
+FINAL = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class EventKind(StrEnum):
@@ -33,6 +34,7 @@ class EventKind(StrEnum):
     DONE = "done"
     FAILED = "failed"
     RETRY = "retry"
+    CANCELLED = "cancelled"
 
 
 # Kinds of media object (`MediaUploaded.kind`); score weights per kind: pipeline.media.score.
@@ -129,6 +131,8 @@ class DeadLetter(faust.Record, serializer="json"):
     attempts: int
     payload: dict[str, Any]
     at: float
+    # The request that re-runs the job (`pipeline dlq redrive`); never shown unredacted.
+    request: dict[str, Any] | None = None
 
 
 class PlaylistJob(faust.Record, serializer="json"):

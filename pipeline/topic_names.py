@@ -13,11 +13,14 @@ from pipeline.settings import Settings
 
 EVENTS_SUFFIX = ".events"
 DLQ_SUFFIX = ".dlq"
+# Requests re-keyed by the intake onto the partition that owns their job (docs/events.md).
+KEYED_SUFFIX = ".keyed"
 
 
 @dataclass(frozen=True)
 class TopicNames:
-    """The eight topics: input, internal run events, results and dead letters per domain."""
+    """The topics: input, re-keyed input, internal run events, results and dead
+    letters per domain."""
 
     parse_requests: str
     parse_events: str
@@ -27,6 +30,8 @@ class TopicNames:
     prewarm_events: str
     prewarm_results: str
     media_dlq: str
+    parse_keyed: str = ""
+    media_keyed: str = ""
 
     def all(self) -> list[str]:
         """Every name, in declaration order (for `pipeline topics --create`)."""
@@ -39,6 +44,7 @@ class TopicNames:
             self.parse_results: "output", self.parse_dlq: "dead letters",
             self.media_uploads: "input", self.prewarm_events: "internal",
             self.prewarm_results: "output", self.media_dlq: "dead letters",
+            self.parse_keyed: "internal", self.media_keyed: "internal",
         }
 
     def events(self) -> list[str]:
@@ -58,4 +64,5 @@ def topic_names(settings: Settings) -> TopicNames:
         parse_results=settings.topic_parse_results, parse_dlq=req + DLQ_SUFFIX,
         media_uploads=up, prewarm_events=up + EVENTS_SUFFIX,
         prewarm_results=settings.topic_prewarm_results, media_dlq=up + DLQ_SUFFIX,
+        parse_keyed=req + KEYED_SUFFIX, media_keyed=up + KEYED_SUFFIX,
     )

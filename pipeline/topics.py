@@ -38,6 +38,10 @@ class Topics:
     prewarm_events: TopicT
     prewarm_results: TopicT
     media_dlq: TopicT
+    # Bytes readers of the inputs and the re-keyed internal topics (pipeline.intake).
+    raw_requests: TopicT
+    parse_keyed: TopicT
+    media_keyed: TopicT
 
     def outputs(self) -> tuple[TopicT, ...]:
         """The topics only produced to (no agent declares them)."""
@@ -57,6 +61,12 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
             internal=True,
         )
 
+    def raw(name: str) -> TopicT:
+        # internal=True for the same reason: a producer's first send must not auto-create it.
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", partitions=settings.topic_partitions,
+                         internal=True)
+
     return Topics(
         names=names,
         parse_requests=topic(names.parse_requests, ParseRequest),
@@ -64,12 +74,11 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         parse_results=topic(names.parse_results, ParseResult),
         parse_dlq=topic(names.parse_dlq, DeadLetter),
         media_uploads=topic(names.media_uploads, MediaUploaded),
-        raw_uploads=app.topic(
-            names.media_uploads, key_type=bytes, value_type=bytes, key_serializer="raw",
-            value_serializer="raw", partitions=settings.topic_partitions,
-            # Same reason as above: a producer's first send must not auto-create it.
-            internal=True),
+        raw_uploads=raw(names.media_uploads),
         prewarm_events=topic(names.prewarm_events, PrewarmEvent),
         prewarm_results=topic(names.prewarm_results, PrewarmResult),
         media_dlq=topic(names.media_dlq, DeadLetter),
+        raw_requests=raw(names.parse_requests),
+        parse_keyed=raw(names.parse_keyed),
+        media_keyed=raw(names.media_keyed),
     )

@@ -17,8 +17,10 @@ import faust
 
 from agents import media as media_agents
 from agents import parse as parse_agents
+from agents.intake import IntakeStep
 from pipeline.app import create_app
 from pipeline.broker import PROBE_INTERVAL_S, BrokerProbe, consumer_lag
+from pipeline.intake import IntakeRules, decode_media_upload, decode_parse_request
 from pipeline.media.service import PrewarmService
 from pipeline.metrics import Metrics
 from pipeline.partitioning import key_partition
@@ -83,10 +85,23 @@ def build(settings: Settings, app: faust.App | None = None) -> Worker:
     worker = Worker(settings, app, metrics, topics, playlist_table, media_table, probe,
                     parse, prewarm, web)
     _schedule(app, worker)
-    media_agents.register(app, media_agents.MediaAgents(settings, topics, media_table, prewarm))
-    parse_agents.register(app, parse_agents.ParseAgents(settings, topics, playlist_table, parse))
+    media_intake, parse_intake = _intake(settings, topics, metrics)
+    media_agents.register(app, media_agents.MediaAgents(settings, topics, media_table, prewarm,
+                                                        media_intake))
+    parse_agents.register(app, parse_agents.ParseAgents(settings, topics, playlist_table, parse,
+                                                        parse_intake))
     register_views(app, web)
     return worker
+
+
+def _intake(settings: Settings, topics: Topics,
+            metrics: Metrics) -> tuple[IntakeStep, IntakeStep]:
+    """The intake steps of `media.uploads` and `playlist.parse.requests` (docs/events.md)."""
+    rules, names = IntakeRules.from_settings(settings), topics.names
+    return (IntakeStep(names.media_uploads, decode_media_upload, rules, topics.media_keyed,
+                       topics.media_dlq, metrics),
+            IntakeStep(names.parse_requests, decode_parse_request, rules, topics.parse_keyed,
+                       topics.parse_dlq, metrics))
 
 
 def _services(app: faust.App, settings: Settings, metrics: Metrics, topics: Topics,

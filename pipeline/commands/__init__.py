@@ -31,6 +31,10 @@ LAZY: dict[str, tuple[str, str, str]] = {
                "List the pipeline's topics with their partition counts and roles."),
     "reset-state": ("pipeline.commands.admin", "reset_state",
                     "Start the tables over, for a full reprocess (every worker stopped first)."),
+    "cancel": ("pipeline.commands.cancel", "cancel",
+               "Cancel a queued or running job and print its document (status `cancelled`)."),
+    "dlq": ("pipeline.commands.dlq", "dlq",
+            "List dead letters and re-publish them through the intake."),
     "m3u": ("pipeline.m3u.cli", "m3u_command",
             "Parse the M3U playlist FILE ('-' for stdin) and write its items as NDJSON."),
 }  # fmt: skip

@@ -59,6 +59,12 @@ def current_score(row: MediaJob, now: float, weights: Weights) -> float:
 def apply_event(row: MediaJob | None, ev: PrewarmEvent, *, weights: Weights, max_attempts: int,
                 retry_base_s: float, jitter: float, next_run_id: str) -> MediaJob | None:
     """The row after a run event, or None when the event is stale or changes nothing."""
+    if row is not None and ev.kind == EventKind.CANCELLED:  # whichever run is current
+        if row.status not in ACTIVE:
+            return None
+        return row.derive(status=JobStatus.CANCELLED, finished_at=ev.at, not_before=0.0,
+                          error=ev.error or {"code": "cancelled",
+                                             "message": "cancelled by request"})
     if row is None or ev.run_id != row.run_id:
         return None
     if ev.kind == EventKind.STARTED and row.status in ACTIVE:

@@ -54,6 +54,17 @@ class Scheduler:
                         now=self._clock(), not_before=row.not_before, data=row)
         self._wake.set()
 
+    def cancel(self, media_id: str) -> bool:
+        """Cancel by request: out of the queue, its running task cancelled (a cancelled
+        run reports nothing). True when a run was stopped."""
+        self.queue.remove(media_id)
+        current = self.active.get(media_id)
+        if current is not None:
+            current[1].cancel()
+        self._changed()
+        self._wake.set()
+        return current is not None
+
     def rebuild(self, rows: Iterable[MediaJob]) -> None:
         """After a rebalance: exactly the queued/running rows of the partitions owned now."""
         owned = {row.media_id: row for row in rows

@@ -13,7 +13,8 @@ from pipeline.records import ACTIVE, EventKind, JobStatus, ParseEvent, ParseRequ
 from pipeline.retry import backoff_s
 from pipeline.urls import redact_url
 
-__all__ = ["ACTIVE", "Decision", "apply_event", "decide", "job_answer", "queued_row"]
+__all__ = ["ACTIVE", "Decision", "apply_event", "cancelled_row", "decide", "job_answer",
+           "queued_row"]
 
 
 class Decision(StrEnum):
@@ -58,6 +59,8 @@ def apply_event(row: PlaylistJob, ev: ParseEvent, *, retry_base_s: float,
         return row.derive(status=JobStatus.RUNNING, run_id=ev.run_id, runs=row.runs + 1,
                           attempt=row.attempt + 1, started_at=ev.at, finished_at=None,
                           progress_items=0, progress_bytes=0)
+    if ev.kind == EventKind.CANCELLED:
+        return cancelled_row(row, ev) if row.status in ACTIVE else None
     if row.status != JobStatus.RUNNING:
         return None
     if ev.kind == EventKind.PROGRESS:
@@ -75,6 +78,15 @@ def apply_event(row: PlaylistJob, ev: ParseEvent, *, retry_base_s: float,
         return row.derive(status=JobStatus.FAILED, finished_at=ev.at, error=ev.error,
                           duration_s=ev.duration_s)
     return None
+
+
+CANCELLED_ERROR = {"code": "cancelled", "message": "cancelled by request"}
+
+
+def cancelled_row(row: PlaylistJob, ev: ParseEvent) -> PlaylistJob:
+    """The row of a job cancelled while queued or running (a later submit starts fresh)."""
+    return row.derive(status=JobStatus.CANCELLED, finished_at=ev.at, not_before=0.0,
+                      error=ev.error or dict(CANCELLED_ERROR))
 
 
 def job_answer(row: PlaylistJob, position: int | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ agent applies to the job's row. Rows are only read here; the agents write them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -17,8 +18,9 @@ from typing import Any
 
 from mode import Service
 
+from pipeline import storage
 from pipeline.metrics import Metrics
-from pipeline.parse_job import ParseSpec
+from pipeline.parse_job import ParseSpec, result_uri
 from pipeline.playlist.pool import Outcome, ParsePool
 from pipeline.playlist.queue import ParseQueue
 from pipeline.records import ACTIVE, EventKind, JobStatus, ParseEvent, PlaylistJob
@@ -55,7 +57,8 @@ class ParseService(Service):
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.task_runs: dict[str, str] = {}  # job_id -> run id of the local task
         self.resumed: dict[str, float] = {}  # job_id -> time after which it starts regardless
-        self._background: set[asyncio.Future[Any]] = set()  # progress sends in flight
+        self._background: set[asyncio.Future[Any]] = set()  # progress sends, discards
+        self.cancelled: set[str] = set()  # running jobs being cancelled by request
         self._wakeup = asyncio.Event()
 
     # --- what the agents and views call
@@ -78,6 +81,44 @@ class ParseService(Service):
         if task is not None and self.task_runs.get(job_id) == run_id:
             log.info("parse_superseded", extra={"job_id": job_id, "run_id": run_id})
             task.cancel()
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Cancel by request: out of the queue, its running child killed (the task's
+        cancellation kills the pooled process). True when a run was stopped."""
+        self.queue.discard(job_id)
+        self.resumed.pop(job_id, None)
+        task = self.tasks.get(job_id)
+        if task is not None and not task.done():
+            self.cancelled.add(job_id)
+            task.cancel()
+            log.info("parse_cancelled", extra={"job_id": job_id,
+                                               "run_id": self.task_runs.get(job_id)})
+        self._kick()
+        return task is not None
+
+    def discard_result(self, uri: str) -> None:
+        """Delete the result of a cancelled run (in the background): the object, or the
+        multipart upload its killed child left unfinished (invisible, but stored)."""
+        if not uri.startswith("s3://"):
+            return
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+
+        async def delete() -> None:
+            try:
+                async with storage.open_client(self.settings) as s3:
+                    await s3.delete_object(Bucket=bucket, Key=key)
+                    listed = await s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
+                    for upload in listed.get("Uploads", []):
+                        if upload.get("Key") == key:
+                            await s3.abort_multipart_upload(Bucket=bucket, Key=key,
+                                                            UploadId=upload["UploadId"])
+                log.info("parse_result_discarded", extra={"key": key})
+            except Exception:
+                log.exception("parse_result_discard_failed", extra={"key": key})
+
+        task = asyncio.ensure_future(delete())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def resume(self, owned: dict[str, PlaylistJob]) -> None:
         """Rebuild the queue from the queued/running rows this worker owns after a rebalance."""
@@ -135,8 +176,20 @@ class ParseService(Service):
             self.queue.add(job_id, row.queued_at, time.time() + 0.5)
             return True
         self.resumed.pop(job_id, None)
-        self.tasks[job_id] = asyncio.create_task(self.run_job(row))
+        task = asyncio.create_task(self.run_job(row))
+        self.tasks[job_id] = task
+        task.add_done_callback(functools.partial(self._task_done, job_id))
         return True
+
+    def _task_done(self, job_id: str, task: asyncio.Task[None]) -> None:
+        """Forget a finished run, unless a newer run of the job replaced it already (a
+        fresh submit right after a cancel): its slot and task are not ours to clear."""
+        if self.tasks.get(job_id) is task:
+            del self.tasks[job_id]
+            self.task_runs.pop(job_id, None)
+            self.cancelled.discard(job_id)
+            self.queue.finish(job_id)
+        self._kick()
 
     # --- one run
 
@@ -149,16 +202,16 @@ class ParseService(Service):
                                     at=started))
         log.info("parse_start", extra={"job_id": job_id, "run_id": run_id, "attempt": attempt,
                                        "url": redact_url(row.url)})
-        last = [0, 0]
+        last, spec, reported = [0, 0], ParseSpec(job_id, run_id, row.url, self.settings), False
         try:
-            spec = ParseSpec(job_id, run_id, row.url, self.settings)
             outcome = await self.pool.run(spec, self._progress_relay(job_id, run_id, last))
-            await self._report(job_id, run_id, attempt, started, outcome, last)
-        finally:
-            self.queue.finish(job_id)
-            self.tasks.pop(job_id, None)
-            self.task_runs.pop(job_id, None)
-            self._kick()
+            reported = True  # from here the agent decides what a late outcome means
+            await asyncio.shield(self._report(job_id, run_id, attempt, started, outcome, last))
+        except asyncio.CancelledError:
+            if not reported and job_id in self.cancelled:
+                # The child may have completed its upload just before it was killed.
+                self.discard_result(result_uri(self.settings.results_bucket, spec.result_key))
+            raise
 
     def _progress_relay(self, job_id: str, run_id: str,
                         last: list[int]) -> Callable[[int, int], None]:

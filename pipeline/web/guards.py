@@ -12,7 +12,7 @@ from typing import Any
 from pipeline.errors import Forbidden, JobFailed, UnsupportedMediaType
 
 JSON_TYPE = "application/json"
-CORS_METHODS = "GET, POST, OPTIONS"
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
 CORS_MAX_AGE_S = "600"
 

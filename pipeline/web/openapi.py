@@ -38,8 +38,8 @@ ERRORS: dict[int, tuple[str, str]] = {
     403: ("Forbidden", "Cross-origin request from an origin not in "
                        "`PIPELINE_ALLOWED_ORIGINS` (`forbidden`)."),
     404: ("NotFound", "No such job (`not_found`) or result object (`object_not_found`)."),
-    409: ("JobFailed", "The job failed or was cancelled and has no items (the job's own "
-                       "error code)."),
+    409: ("Conflict", "The job ended: a failed or cancelled job has no items (the job's "
+                      "code), a done or failed job cannot be cancelled (`job_finished`)."),
     413: ("PayloadTooLarge", "Body over `PIPELINE_MAX_BODY_BYTES` (`payload_too_large`)."),
     415: ("UnsupportedMediaType", "Body not sent as `Content-Type: application/json` "
                                   "(`unsupported_media_type`)."),
@@ -58,6 +58,16 @@ RETRY_AFTER = {
 
 def ref(name: str, kind: str = "schemas") -> Schema:
     return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def obj(props: dict[str, Schema], required: list[str] | None = None, **extra: Any) -> Schema:
+    """An object schema; `required` defaults to every property."""
+    return {"type": "object", "properties": props,
+            "required": list(props) if required is None else required, **extra}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {**schema, "nullable": True}
 
 
 def content(schema: Schema, media_type: str = JSON) -> dict[str, Any]:
@@ -168,6 +178,59 @@ def media_paths() -> dict[str, Any]:
     }
 
 
+def control_paths() -> dict[str, Any]:
+    """Cancel and dead letters (docs/events.md)."""
+    topic = path_param("topic", "`playlist`, `media`, an input topic or its `.dlq`.")
+    query = [{"name": name, "in": "query", "required": False, "description": text,
+              "schema": schema} for name, text, schema in (
+        ("reason", "Only this reason code.", {"type": "string"}),
+        ("since", "Only letters from this time (epoch s).", {"type": "number"}),
+        ("until", "Only letters before this time (epoch s).", {"type": "number"}),
+        ("key", "Only this record key or job id.", {"type": "string"}),
+        ("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        ("start", "The `next` of the previous page.", {"type": "integer", "minimum": 0}))]
+    letters = obj({"topic": {"type": "string"}, "read": {"type": "integer"},
+                   "total": {"type": "integer"}, "start": {"type": "integer"},
+                   "next": nullable({"type": "integer"}),
+                   "letters": {"type": "array", "items": {"type": "object"}}})
+    redrive = {"required": True, "content": content({"type": "object", "properties": {
+        "reason": {"type": "string"}, "since": {"type": "number"},
+        "until": {"type": "number"}, "key": {"type": "string"},
+        "dry_run": {"type": "boolean"}}})}
+    return {
+        "/api/playlist/jobs/{job_id}": {"delete": operation(
+            "cancelParseJob", "Cancel a queued or running parse", {
+                "200": answer("Cancelled (or already cancelled).", ref("PlaylistJob")),
+                "202": answer("Cancel published, not applied yet.", ref("PlaylistJob")),
+                **errors(401, 404, 409, 503)},
+            tag="playlist", parameters=[path_param("job_id", "The job id.")])},
+        "/api/media/{media_id}": {"delete": operation(
+            "cancelMediaJob", "Cancel a queued or running prewarm", {
+                "200": answer("Cancelled (or already cancelled).", ref("MediaJob")),
+                "202": answer("Cancel published, not applied yet.", ref("MediaJob")),
+                **errors(401, 404, 409, 503)},
+            tag="media", parameters=[path_param("media_id", "The media id.")])},
+        "/api/dlq/{topic}": {"get": operation(
+            "listDeadLetters", "Dead letters, oldest first (payloads redacted)", {
+                "200": answer("One page.", letters), **errors(400, 401, 404, 503)},
+            tag="service", parameters=[topic, *query])},
+        "/api/dlq/{topic}/redrive": {"post": operation(
+            "redriveDeadLetters", "Re-publish matching dead letters through the intake", {
+                "200": answer("Counts.", {"type": "object"}),
+                **errors(400, 401, 404, 413, 503)},
+            tag="service", parameters=[topic], requestBody=redrive)},
+    }
+
+
+def merge_paths(*groups: dict[str, Any]) -> dict[str, Any]:
+    """Path items of several groups; a path in two groups gets the methods of both."""
+    out: dict[str, Any] = {}
+    for group in groups:
+        for path, item in group.items():
+            out[path] = {**out.get(path, {}), **item}
+    return out
+
+
 def service_paths() -> dict[str, Any]:
     return {
         "/health": {"get": operation("getHealth", "Liveness, broker reachability, queues", {
@@ -195,7 +258,8 @@ def build_document(settings: Settings) -> dict[str, Any]:
                            "Errors are `{\"error\": {\"code\", \"message\"}}`.",
         },
         "tags": [{"name": "playlist"}, {"name": "media"}, {"name": "service"}],
-        "paths": {**playlist_paths(), **media_paths(), **service_paths()},
+        "paths": merge_paths(playlist_paths(), media_paths(), service_paths(),
+                             control_paths()),
         "components": components(settings),
     }
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import faust
 
 from pipeline.web.base import ApiView
+from pipeline.web.cancel import CancelJob, CancelMedia
 from pipeline.web.deps import WebDeps
+from pipeline.web.dlq import DeadLetters, Redrive
 from pipeline.web.health import Health, MetricsView
 from pipeline.web.limits import apply_server_limits
 from pipeline.web.media import MediaQueue, MediaStatus, SubmitUpload
@@ -23,13 +25,22 @@ ROUTES: tuple[tuple[str, type[ApiView]], ...] = (
     ("/health", Health),
     ("/metrics", MetricsView),
     ("/openapi.json", OpenAPIView),
+    # A path listed twice gets one view with the methods of both (see register_views).
+    ("/api/playlist/jobs/{job_id}", CancelJob),
+    ("/api/media/{media_id}", CancelMedia),
+    ("/api/dlq/{topic}", DeadLetters),
+    ("/api/dlq/{topic}/redrive", Redrive),
 )
 
 
 def register_views(app: faust.App, deps: WebDeps) -> None:
     """Register every view on `app`, each bound to `deps` (a subclass per app)."""
-    for path, view in ROUTES:
-        bound = type(view.__name__, (view,), {"deps": deps, "__module__": view.__module__,
-                                              "__doc__": view.__doc__})
+    views: dict[str, list[type[ApiView]]] = {}
+    for path, view in ROUTES:  # aiohttp takes one view per path: merge their methods
+        views.setdefault(path, []).append(view)
+    for path, bases in views.items():
+        first = bases[0]
+        bound = type(first.__name__, tuple(bases), {"deps": deps, "__module__": first.__module__,
+                                                    "__doc__": first.__doc__})
         app.page(path)(bound)
     apply_server_limits(app.web, deps.settings)

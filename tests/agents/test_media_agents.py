@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline.partitioning import key_partition
 from pipeline.records import PrewarmEvent
 from pipeline.worker import Worker
 from tests.agents.conftest import Sent
@@ -16,8 +17,10 @@ UPLOAD = {"media_id": "m1", "bucket": "media", "key": "a/b.mp4", "size": 1000,
 async def _uploads(worker: Worker, *records: tuple[bytes, bytes]) -> None:
     agent = worker.app.agents["agents.media.handle_uploads"]
     async with agent.test_context() as ctx:
-        for key, value in records:
-            await ctx.put(key=key, value=value)
+        for key, value in records:  # on the partition of their JSON key, as Faust sends
+            media_id = json.loads(key) if key.startswith(b'"') else ""
+            await ctx.put(key=key, value=value,
+                          partition=key_partition(media_id, worker.settings.topic_partitions))
 
 
 async def _events(worker: Worker, *events: PrewarmEvent) -> None:
@@ -42,10 +45,12 @@ async def test_an_upload_makes_a_queued_row_and_a_repeat_is_deduplicated(
 
 async def test_a_malformed_upload_goes_to_the_dead_letter_topic(worker: Worker,
                                                                 sent: Sent) -> None:
-    await _uploads(worker, (b'"m2"', b"not json"), _record(UPLOAD, key="other"))
-    letters = sent.of(worker.topics.names.media_dlq)
-    assert [key for key, _ in letters] == ["m2", "other"]
-    assert letters[1][1].reason["code"] == "bad_request"
+    await _uploads(worker, (b'"m2"', b"not json"), _record({**UPLOAD, "size": -1}))
+    letters = [value for _, value in sent.of(worker.topics.names.media_dlq)]
+    assert [(doc["reason"], doc["value"]) for doc in letters] == [
+        ("not_json", {"text": "not json"}),
+        ("bad_field", {"text": json.dumps({**UPLOAD, "size": -1})})]
+    assert letters[1]["error_code"] == "bad_request" and letters[0]["key"] == {"text": '"m2"'}
     assert worker.media_jobs.get("m1") is None
 
 
