@@ -155,15 +155,10 @@ def crc32_partition(key: bytes, partitions: int) -> int:
     return (zlib.crc32(key) & 0xFFFFFFFF) % partitions
 
 
-DEFAULT_PARTITIONING_BUG = (
-    "a record on another partition than murmur2 of its key is queued there, but its run "
-    "events go to the murmur2 partition, whose table part has no row: the job never "
-    "shows final (docs/production-engine.md)")
-
 
 @pytest.mark.parametrize("partitioner", [
     "murmur2_random",
-    pytest.param(None, marks=pytest.mark.xfail(strict=True, reason=DEFAULT_PARTITIONING_BUG)),
+    None,  # librdkafka's default (CRC32): the intake re-keys onto the owning partition
 ], ids=["murmur2_random", "librdkafka-default"])
 def test_confluent_kafka_producer(kafka_workers: KafkaWorkerFactory, served: str,
                                   partitioner: str | None) -> None:
