@@ -155,7 +155,6 @@ def crc32_partition(key: bytes, partitions: int) -> int:
     return (zlib.crc32(key) & 0xFFFFFFFF) % partitions
 
 
-
 @pytest.mark.parametrize("partitioner", [
     "murmur2_random",
     None,  # librdkafka's default (CRC32): the intake re-keys onto the owning partition
