@@ -27,6 +27,8 @@ class TopicNames:
     prewarm_events: str
     prewarm_results: str
     media_dlq: str
+    webhooks: str = "pipeline.webhooks"  # webhook attempt outcomes (internal)
+    webhooks_dlq: str = "pipeline.webhooks.dlq"  # deliveries given up
 
     def all(self) -> list[str]:
         """Every name, in declaration order (for `pipeline topics --create`)."""
@@ -39,6 +41,7 @@ class TopicNames:
             self.parse_results: "output", self.parse_dlq: "dead letters",
             self.media_uploads: "input", self.prewarm_events: "internal",
             self.prewarm_results: "output", self.media_dlq: "dead letters",
+            self.webhooks: "internal", self.webhooks_dlq: "dead letters",
         }
 
     def events(self) -> list[str]:
@@ -58,4 +61,5 @@ def topic_names(settings: Settings) -> TopicNames:
         parse_results=settings.topic_parse_results, parse_dlq=req + DLQ_SUFFIX,
         media_uploads=up, prewarm_events=up + EVENTS_SUFFIX,
         prewarm_results=settings.topic_prewarm_results, media_dlq=up + DLQ_SUFFIX,
+        webhooks=settings.topic_webhooks, webhooks_dlq=settings.topic_webhooks + DLQ_SUFFIX,
     )

@@ -19,6 +19,7 @@ from pipeline.records import (
     ParseResult,
     PrewarmEvent,
     PrewarmResult,
+    WebhookAttempt,
 )
 from pipeline.settings import Settings
 from pipeline.topic_names import TopicNames, topic_names
@@ -38,10 +39,13 @@ class Topics:
     prewarm_events: TopicT
     prewarm_results: TopicT
     media_dlq: TopicT
+    webhooks: TopicT  # webhook attempt outcomes, keyed like the job (agents.webhooks)
+    webhooks_dlq: TopicT  # webhook deliveries given up
 
     def outputs(self) -> tuple[TopicT, ...]:
         """The topics only produced to (no agent declares them)."""
-        return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq)
+        return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq,
+                self.webhooks_dlq)
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -72,4 +76,6 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         prewarm_events=topic(names.prewarm_events, PrewarmEvent),
         prewarm_results=topic(names.prewarm_results, PrewarmResult),
         media_dlq=topic(names.media_dlq, DeadLetter),
+        webhooks=topic(names.webhooks, WebhookAttempt),
+        webhooks_dlq=topic(names.webhooks_dlq, DeadLetter),
     )
