@@ -18,6 +18,7 @@ from pipeline.media.score import KINDS
 from pipeline.records import JobStatus
 from pipeline.settings import Settings
 from pipeline.web.base import ApiView
+from pipeline.web.openapi_push import CALLBACK_URL, ETA_S, push_paths
 
 Schema = dict[str, Any]
 
@@ -134,19 +135,21 @@ def playlist_schemas(settings: Settings) -> dict[str, Schema]:
                                "&type=m3u_plus"},
             "force": {"type": "boolean", "default": False,
                       "description": "Parse again even when a fresh result exists."},
+            "callback_url": CALLBACK_URL,
         }, required=["url"]),
         "ParseAccepted": obj({
             "job_id": {"type": "string"}, "status": {"type": "string", "enum": JOB_STATUSES},
             "deduplicated": {"type": "boolean"},
             "position": nullable({"type": "integer", "minimum": 0,
                                   "description": "0 running, 1 next, ...; null when final."}),
+            "eta_s": ETA_S,
             "links": links}),
         "PlaylistJob": obj({
             "job_id": {"type": "string"},
             "url": {"type": "string", "description": "Redacted (`***` for credentials)."},
             "status": {"type": "string", "enum": JOB_STATUSES},
             "runs": {"type": "integer"}, "attempt": {"type": "integer"},
-            "position": nullable({"type": "integer", "minimum": 0}),
+            "position": nullable({"type": "integer", "minimum": 0}), "eta_s": ETA_S,
             "progress": obj({"items": {"type": "integer"}, "bytes": {"type": "integer"}}),
             "created_at": ts, "started_at": ts, "finished_at": ts,
             "error": job_error_schema(), "result": result,
@@ -185,6 +188,7 @@ def media_schemas(settings: Settings) -> dict[str, Schema]:
                                      "description": "Override: null://, s3://, http(s)://, "
                                                     "file:// (allowed prefixes only)."}),
             "force": {"type": "boolean", "default": False},
+            "callback_url": CALLBACK_URL,
         }, required=["media_id", "bucket", "key", "size", "kind"]),
         "MediaAccepted": obj({"media_id": {"type": "string"}, "status": status,
                               "score": score, "deduplicated": {"type": "boolean"}},
@@ -195,7 +199,7 @@ def media_schemas(settings: Settings) -> dict[str, Schema]:
             "finished_at": ts, "destination_ref": nullable({"type": "string"}),
             "error": job_error_schema(), "kind": {"type": "string"},
             "size": {"type": "integer"}, "position": nullable({"type": "integer"}),
-            "not_before": ts,
+            "not_before": ts, "eta_s": ETA_S,
         }, required=["media_id", "status", "score", "attempts", "created_at", "started_at",
                      "finished_at", "destination_ref", "error"]),
         "MediaQueue": obj({
@@ -320,7 +324,8 @@ def build_document(settings: Settings) -> dict[str, Any]:
                            "Errors are `{\"error\": {\"code\", \"message\"}}`.",
         },
         "tags": [{"name": "playlist"}, {"name": "media"}, {"name": "service"}],
-        "paths": {**playlist_paths(), **media_paths(), **service_paths()},
+        "paths": {**playlist_paths(), **media_paths(), **service_paths(),
+                  **push_paths(operation, answer, errors, path_param)},
         "components": components(settings),
     }
 
