@@ -17,6 +17,7 @@ from faust.web import Request
 
 from pipeline import sse
 from pipeline.errors import BadRequest, NotFound
+from pipeline.jobevents import FINAL_EVENTS as FINAL
 from pipeline.jobevents import event_name
 from pipeline.web import streams
 from pipeline.web.base import ApiView
@@ -60,7 +61,8 @@ async def job_stream(deps: WebDeps, request: Request, domain: str, key: str) -> 
         try:
             last_id = sse.parse_last_event_id(request.headers.get("Last-Event-ID"))
             first = deps.events.since(domain, key, last_id)
-            if first is None:  # new, or resuming on another worker: the current state
+            if not first and (first is None or row.status in FINAL):
+                # New, resuming on another worker, or resuming a job that ended: the current state.
                 first = [deps.events.current(domain, key, _name(row),
                                              deps.documents.render(domain, row))]
             resp = await streams.open_response(request, settings.allowed_origins)
