@@ -59,7 +59,7 @@ class JobEvent:
                                 event_id=self.seq if event_id is None else event_id)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: held in sets
 class Subscription:
     """A stream's inbox: events in order; `ended` when the hub let it go."""
 

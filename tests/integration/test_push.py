@@ -149,11 +149,15 @@ async def test_sse_submit_to_done_resume_and_signed_webhook(
         assert bodies[0]["type"] == "playlist.job.done"
         assert bodies[0]["data"]["job_id"] == job_id
         assert bodies[0]["data"]["result"]["items"] == 324
-        status, listing = await call(http, "GET", events_url.replace("/events", "/deliveries"))
-        assert status == 200
-        (item,) = listing["deliveries"]
-        assert item["webhook_id"] == msg_id and item["state"] == "delivered"
-        assert item["attempts"] == 1 and "body" not in item
+        async def delivered() -> dict[str, Any] | None:
+            status, listing = await call(http, "GET",
+                                         events_url.replace("/events", "/deliveries"))
+            assert status == 200
+            (item,) = listing["deliveries"]  # the outcome is applied a moment after the POST
+            return item if item["state"] == "delivered" else None
+
+        item = await until(delivered, what="the delivery marked delivered")
+        assert item["webhook_id"] == msg_id and item["attempts"] == 1 and "body" not in item
 
         metrics = await (await http.get(worker.base + "/metrics")).text()
         assert 'pipeline_webhook_attempts_total{code="ok",result="delivered"} 1.0' in metrics
