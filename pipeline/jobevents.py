@@ -158,6 +158,15 @@ class JobEvents:
         """The per-job subscriptions, by (domain, key)."""
         return list(self._keyed.items())
 
+    def end_all(self) -> int:
+        """End every stream (the worker stops: open streams must not hold the web server)."""
+        ended = self.end_dashboards()
+        for _, subs in self.keyed_subscriptions():
+            for sub in list(subs):
+                sub.end()
+                ended += 1
+        return ended
+
     def end_dashboards(self) -> int:
         """End every all-jobs stream; how many."""
         subs = [sub for group in self._all.values() for sub in group]

@@ -119,7 +119,11 @@ def _delivery(app: faust.App, settings: Settings, metrics: Metrics, topics: Topi
         tables = {"playlist": web.playlist_jobs, "media": web.media_jobs}
         end_moved_streams(web.events, web.router.owner_url, tables)
 
+    async def end_streams(sender: Any, *args: Any, **kwargs: Any) -> None:
+        web.events.end_all()  # open streams would hold the web server's shutdown
+
     app.on_rebalance_complete.connect(end_moved)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(end_streams)  # type: ignore[arg-type]
     return delivery
 
 
