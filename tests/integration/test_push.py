@@ -182,21 +182,45 @@ async def test_sse_on_a_worker_that_does_not_own_the_job(
             return all(status == 404 for status, _ in answers)
 
         await until(settled, what="both workers assigned")
-        status, answer = await call(http, "POST", first.base + "/api/playlist/parse",
-                                    {"url": f"{served}/it.m3u"})
-        assert status in (200, 202), answer
+        dashboards = [asyncio.create_task(dashboard_until_done(http, w.base, count=2))
+                      for w in (first, second)]
+        await asyncio.sleep(1)  # the dashboards connect (and reach their peer) first
+        urls = [f"{served}/it.m3u", f"{served}/pt.m3u"]
+        answers = [await call(http, "POST", first.base + "/api/playlist/parse", {"url": url})
+                   for url in urls]
+        assert all(status in (200, 202) for status, _ in answers), answers
+        answer = answers[0][1]
         path = f"/api/playlist/jobs/{answer['job_id']}/events"
         streams = await asyncio.gather(*(read_stream(http, w.base + path)
                                          for w in (first, second)))
         for events in streams:
             check_order(events)
             assert events[-1].json()["result"]["items"] == 324
+        job_ids = {a["job_id"] for _, a in answers}
+        for seen in await asyncio.gather(*dashboards):  # every job, whichever worker owns it
+            assert job_ids <= seen
     for worker in (first, second):  # the client follows the stream from either worker
         async with AsyncClient(worker.base) as api:
             job = await api.wait(answer["job_id"], timeout=30)
         assert job["status"] == "done"
         metrics = await asyncio.to_thread(worker.request, "GET", "/metrics")
         assert 'route="PlaylistJobEvents",status="200"' in metrics[1]
+
+
+async def dashboard_until_done(http: aiohttp.ClientSession, base: str,
+                               count: int) -> set[str]:
+    """Job ids of the `done` events on one worker's dashboard stream, until `count`."""
+    done: set[str] = set()
+    decoder = sse.Decoder()
+    async with asyncio.timeout(90), http.get(base + "/api/events?topic=playlist") as resp:
+        assert resp.status == 200
+        async for chunk in resp.content.iter_any():
+            for event in decoder.feed(chunk):
+                if event.event == "done":
+                    done.add(event.json()["job_id"])
+            if len(done) >= count:
+                return done
+    return done
 
 
 async def test_webhook_retries_and_survives_sigkill_before_the_retry(
