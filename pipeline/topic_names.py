@@ -45,8 +45,9 @@ class TopicNames:
         }
 
     def events(self) -> list[str]:
-        """The internal run-event topics (derived state, reset with the tables)."""
-        return [self.parse_events, self.prewarm_events]
+        """The internal event topics (derived state, reset with the tables): run events
+        and webhook attempt outcomes."""
+        return [self.parse_events, self.prewarm_events, self.webhooks]
 
     def inputs(self) -> dict[str, str]:
         """The input topics by domain (`parse`, `media`): the ones replay may re-publish."""
