@@ -13,6 +13,7 @@ event is the job's current state.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -49,13 +50,19 @@ class JobEvent:
     key: str  # job id or media id
     event: str
     data: dict[str, Any]
+    # `data` as compact JSON, made once: one event is written to many streams.
+    text: str = field(default="", compare=False, repr=False)
+
+    @staticmethod
+    def of(seq: int, domain: str, key: str, event: str, data: dict[str, Any]) -> JobEvent:
+        return JobEvent(seq, domain, key, event, data, json.dumps(data, separators=(",", ":")))
 
     @property
     def final(self) -> bool:
         return self.event in FINAL_EVENTS
 
     def encode(self, event_id: int | None = None) -> bytes:
-        return sse.encode_event(self.data, event=self.event,
+        return sse.encode_event(self.text or self.data, event=self.event,
                                 event_id=self.seq if event_id is None else event_id)
 
 
@@ -117,7 +124,7 @@ class JobEvents:
             self._progress_at[ref] = now
         elif event in FINAL_EVENTS:
             self._progress_at.pop(ref, None)
-        out = JobEvent(self._next_seq(), domain, key, event, data)
+        out = JobEvent.of(self._next_seq(), domain, key, event, data)
         self._remember(out)
         for sub in (*self._keyed.get(ref, ()), *self._all.get(domain, ())):
             sub.put(out)
@@ -125,7 +132,7 @@ class JobEvents:
 
     def current(self, domain: str, key: str, event: str, data: dict[str, Any]) -> JobEvent:
         """The job's current state as an event for one new stream (remembered, not fanned out)."""
-        out = JobEvent(self._next_seq(), domain, key, event, data)
+        out = JobEvent.of(self._next_seq(), domain, key, event, data)
         self._remember(out)
         return out
 

@@ -163,7 +163,7 @@ async def pull_peer(http: aiohttp.ClientSession, url: str, headers: dict[str, st
                 for event in decoder.feed(chunk):
                     data = json.loads(event.data)
                     key = str(data.get("job_id") or data.get("media_id") or "")
-                    sub.put(JobEvent(0, domain, key, event.event, data))
+                    sub.put(JobEvent(0, domain, key, event.event, data, event.data))
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.info("sse_peer_lost", extra={"peer": url, "error": type(exc).__name__})
     finally:
