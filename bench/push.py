@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 import urllib.error
@@ -146,7 +147,10 @@ def main() -> int:
         latency = asyncio.run(push_latency(worker.base, http_base, args.jobs))
         crowd = asyncio.run(many_streams(worker, worker.base, http_base, args.streams,
                                          args.jobs))
-    doc = {"items": args.items, "latency": latency, "streams": crowd}
+    # The /health figures depend on what else runs: record the machine's load with them.
+    doc = {"items": args.items, "latency": latency, "streams": crowd,
+           "machine": {"cpus": os.cpu_count(), "load_avg_1m_5m": [
+               round(x, 2) for x in os.getloadavg()[:2]]}}
     print(f"wrote {write_results('push', doc)}")
     ok = (latency["max_s"] < 0.5 and crowd["health_streams_open"]["p99_ms"] < 50
           and crowd["rss_growth_mb"] < 50 and crowd["streams_with_every_done"] == args.streams)
