@@ -163,9 +163,16 @@ class AsyncClient:
 
     # --- playlist jobs
 
-    async def submit(self, url: str, force: bool = False) -> Job:
-        """Queue a parse of `url`: `{"job_id", "status", "deduplicated", "position", ...}`."""
-        doc, _ = await self._call("POST", "/api/playlist/parse", {"url": url, "force": force})
+    async def submit(self, url: str, force: bool = False,
+                     callback_url: str | None = None) -> Job:
+        """Queue a parse of `url`: `{"job_id", "status", "deduplicated", "position", ...}`.
+
+        `callback_url` gets the signed outcome as a webhook (docs/events.md).
+        """
+        body: dict[str, Any] = {"url": url, "force": force}
+        if callback_url:
+            body["callback_url"] = callback_url
+        doc, _ = await self._call("POST", "/api/playlist/parse", body)
         return dict(doc)
 
     async def status(self, job_id: str) -> Job:
@@ -185,7 +192,8 @@ class AsyncClient:
         deadline = None if timeout is None else clock() + timeout
         try:
             async with asyncio.timeout_at(deadline):
-                return await self._wait_events(job_id, on_progress)
+                return await self._wait_events(self.events(job_id), self.status(job_id),
+                                               on_progress)
         except EventsUnavailable:
             pass
         except TimeoutError:
@@ -193,17 +201,51 @@ class AsyncClient:
         left = None if deadline is None else max(0.0, deadline - clock())
         return await self.poll(job_id, on_progress, left)
 
-    async def _wait_events(self, job_id: str, on_progress: ProgressCallback | None) -> Job:
-        async with aclosing(self.events(job_id)) as stream:
-            async for event in stream:
-                job = _event_job(event)
-                if job is not None and on_progress is not None:
-                    on_progress(job)
-                if event.event in TERMINAL:
-                    if job is None or job.get("status") != event.event:
-                        job = await self.status(job_id)
-                    return _outcome(job)
-        return _outcome(await self.status(job_id))  # not reached: streams end on a final event
+    async def wait_media(self, media_id: str, on_progress: ProgressCallback | None = None,
+                         timeout: float | None = None) -> Job:
+        """`wait()` for a media job: follows `GET /api/media/{id}/events`, else polls."""
+        clock = asyncio.get_running_loop().time
+        deadline = None if timeout is None else clock() + timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._wait_events(self.media_events(media_id),
+                                               self.media_status(media_id), on_progress)
+        except EventsUnavailable:
+            pass
+        except TimeoutError:
+            raise TimeoutError(f"media {media_id} still not finished after {timeout} s") \
+                from None
+        while True:  # the polling fallback
+            if deadline is not None and clock() >= deadline:
+                raise TimeoutError(f"media {media_id} still not finished after {timeout} s")
+            try:
+                job = await self.media_status(media_id)
+            except (NotFound, NotReady):
+                job = {}
+            if job and on_progress is not None:
+                on_progress(job)
+            if job.get("status") in TERMINAL:
+                return _outcome(job)
+            await asyncio.sleep(POLL_MIN_S * 2)
+
+    async def _wait_events(self, stream_gen: AsyncGenerator[sse.Event, None],
+                           final_status: Coroutine[Any, Any, Job],
+                           on_progress: ProgressCallback | None) -> Job:
+        """Follow a stream to its final event; `final_status` is read only when that
+        event carries no job document."""
+        try:
+            async with aclosing(stream_gen) as stream:
+                async for event in stream:
+                    job = _event_job(event)
+                    if job is not None and on_progress is not None:
+                        on_progress(job)
+                    if event.event in TERMINAL:
+                        if job is None or job.get("status") != event.event:
+                            job = await final_status
+                        return _outcome(job)
+            return _outcome(await final_status)  # not reached: streams end on a final event
+        finally:
+            final_status.close()  # never awaited when the event carried the document
 
     async def poll(self, job_id: str, on_progress: ProgressCallback | None = None,
                    timeout: float | None = None) -> Job:
@@ -343,12 +385,15 @@ class AsyncClient:
     async def publish_upload(self, media_id: str, bucket: str, key: str, *, size: int = 0,
                              kind: str = "other", content_type: str = "",
                              uploaded_at: float | None = None, destination: str | None = None,
-                             force: bool = False) -> dict[str, Any]:
+                             force: bool = False,
+                             callback_url: str | None = None) -> dict[str, Any]:
         """Announce a stored object for prewarm: `{"media_id", "status", "score"}`."""
         body = {"media_id": media_id, "bucket": bucket, "key": key, "size": size, "kind": kind,
                 "content_type": content_type,
                 "uploaded_at": time.time() if uploaded_at is None else uploaded_at,
                 "destination": destination, "force": force}
+        if callback_url:
+            body["callback_url"] = callback_url
         doc, _ = await self._call("POST", "/api/media/uploads", body)
         return dict(doc)
 
@@ -431,9 +476,9 @@ class Client:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._runner.run(coro)
 
-    def submit(self, url: str, force: bool = False) -> Job:
+    def submit(self, url: str, force: bool = False, callback_url: str | None = None) -> Job:
         """See `AsyncClient.submit`."""
-        return self._run(self._api.submit(url, force))
+        return self._run(self._api.submit(url, force, callback_url))
 
     def status(self, job_id: str) -> Job:
         """See `AsyncClient.status`."""
@@ -443,6 +488,11 @@ class Client:
              timeout: float | None = None) -> Job:
         """See `AsyncClient.wait`."""
         return self._run(self._api.wait(job_id, on_progress, timeout))
+
+    def wait_media(self, media_id: str, on_progress: ProgressCallback | None = None,
+                   timeout: float | None = None) -> Job:
+        """See `AsyncClient.wait_media`."""
+        return self._run(self._api.wait_media(media_id, on_progress, timeout))
 
     def poll(self, job_id: str, on_progress: ProgressCallback | None = None,
              timeout: float | None = None) -> Job:

@@ -57,6 +57,16 @@ class Metrics:
             "pipeline_prewarm_cache_total", "Download cache lookups", ["result"], registry=reg)
         self.prewarm_active = Gauge("pipeline_prewarm_active", "Prewarms running", registry=reg)
         self.prewarm_queued = Gauge("pipeline_prewarm_queued", "Prewarms waiting", registry=reg)
+        # Pushes: event streams and webhooks (docs/events.md)
+        self.sse_streams = Gauge("pipeline_sse_streams", "Open event streams", ["route"],
+                                 registry=reg)
+        self.sse_events = Counter("pipeline_sse_events_total", "Events written to streams",
+                                  ["event"], registry=reg)
+        self.webhook_attempts = Counter(
+            "pipeline_webhook_attempts_total", "Webhook attempts by result and code",
+            ["result", "code"], registry=reg)
+        self.webhook_pending = Gauge("pipeline_webhook_pending",
+                                     "Webhook deliveries waiting on this worker", registry=reg)
 
     def render(self) -> bytes:
         """The registry in Prometheus text format."""

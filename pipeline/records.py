@@ -50,6 +50,7 @@ class ParseRequest(faust.Record, serializer="json"):
     client: str = ""
     request_id: str = ""
     replay: bool = False
+    callback_url: str = ""
 
 
 class ParseEvent(faust.Record, serializer="json"):
@@ -95,6 +96,7 @@ class MediaUploaded(faust.Record, serializer="json"):
     destination: str | None = None
     force: bool = False
     replay: bool = False
+    callback_url: str = ""
 
 
 class PrewarmEvent(faust.Record, serializer="json"):
@@ -161,6 +163,7 @@ class PlaylistJob(faust.Record, serializer="json"):
     result_uri: str = ""
     duration_s: float = 0.0
     request_id: str = ""
+    callback_url: str = ""  # webhook target of this job's outcome (docs/events.md)
 
 
 class MediaJob(faust.Record, serializer="json"):
@@ -187,3 +190,29 @@ class MediaJob(faust.Record, serializer="json"):
     error: dict[str, Any] | None = None
     duration_s: float = 0.0  # of the last run
     bytes: int = 0  # pushed to the destination by the run that finished it
+    callback_url: str = ""  # webhook target of this job's outcome (docs/events.md)
+
+
+class WebhookAttempt(faust.Record, serializer="json"):
+    """The outcome of one webhook attempt (topic `pipeline.webhooks`, key: the job's id).
+
+    Applied to the job's delivery row by `agents.webhooks`; `outcome` is
+    `pipeline.webhooks.Outcome` as a dict.
+    """
+
+    domain: str  # playlist | media
+    key: str
+    webhook_id: str
+    outcome: dict[str, Any]
+    at: float
+
+
+class WebhookDeliveries(faust.Record, serializer="json"):
+    """The webhook deliveries of one job (tables `playlist_webhooks`, `media_webhooks`).
+
+    Each item: webhook_id, url, type, body, first_at, attempts, next_at, state
+    (pending, delivered, dead) and the last outcomes (`pipeline.delivery`).
+    """
+
+    key: str
+    items: list[dict[str, Any]]

@@ -134,6 +134,24 @@ class Settings(BaseSettings):
     media_source_buckets: CommaList = []
     score: ScoreWeights = ScoreWeights()
 
+    # --- pushes: server-sent events and webhooks (docs/events.md)
+    # Open event streams one client may hold on one worker (more: 429).
+    sse_max_streams_per_client: int = Field(20, ge=1)
+    # A comment line this often keeps proxies from closing a quiet stream.
+    sse_heartbeat_s: float = Field(15, gt=0)
+    # Webhook signing secret(s): `whsec_<base64>` or text; several (rotation) comma-separated.
+    webhook_secret: SecretStr | None = None
+    # Callback used when a request carries none, per topic (empty: no webhook).
+    webhook_default_playlist: str = ""
+    webhook_default_media: str = ""
+    # Retries back off from the base to the cap; no attempt starts after the total.
+    webhook_retry_base_s: float = Field(5, gt=0)
+    webhook_retry_cap_s: float = Field(900, gt=0)
+    webhook_max_total_s: float = Field(86400, gt=0)
+    webhook_timeout_s: float = Field(10, gt=0)
+    webhook_concurrency: int = Field(20, ge=1)
+    topic_webhooks: str = "pipeline.webhooks"
+
     # --- logging
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
@@ -234,6 +252,11 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         """Where clients reach the HTTP API: `PIPELINE_API_URL`, else the local web port."""
         return (self.api_url or f"http://127.0.0.1:{self.web_port}").rstrip("/")
+
+    def webhook_secrets(self) -> list[str]:
+        """The configured signing secrets (the first signs; all are sent during a rotation)."""
+        raw = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        return [part.strip() for part in raw.split(",") if part.strip()]
 
     @property
     def table_dir(self) -> Path:

@@ -32,6 +32,8 @@ class TopicNames:
     media_dlq: str
     parse_keyed: str = ""
     media_keyed: str = ""
+    webhooks: str = "pipeline.webhooks"  # webhook attempt outcomes (internal)
+    webhooks_dlq: str = "pipeline.webhooks.dlq"  # deliveries given up
 
     def all(self) -> list[str]:
         """Every name, in declaration order (for `pipeline topics --create`)."""
@@ -45,11 +47,13 @@ class TopicNames:
             self.media_uploads: "input", self.prewarm_events: "internal",
             self.prewarm_results: "output", self.media_dlq: "dead letters",
             self.parse_keyed: "internal", self.media_keyed: "internal",
+            self.webhooks: "internal", self.webhooks_dlq: "dead letters",
         }
 
     def events(self) -> list[str]:
-        """The internal run-event topics (derived state, reset with the tables)."""
-        return [self.parse_events, self.prewarm_events]
+        """The internal event topics (derived state, reset with the tables): run events
+        and webhook attempt outcomes."""
+        return [self.parse_events, self.prewarm_events, self.webhooks]
 
     def inputs(self) -> dict[str, str]:
         """The input topics by domain (`parse`, `media`): the ones replay may re-publish."""
@@ -65,4 +69,5 @@ def topic_names(settings: Settings) -> TopicNames:
         media_uploads=up, prewarm_events=up + EVENTS_SUFFIX,
         prewarm_results=settings.topic_prewarm_results, media_dlq=up + DLQ_SUFFIX,
         parse_keyed=req + KEYED_SUFFIX, media_keyed=up + KEYED_SUFFIX,
+        webhooks=settings.topic_webhooks, webhooks_dlq=settings.topic_webhooks + DLQ_SUFFIX,
     )

@@ -19,6 +19,7 @@ from pipeline.records import (
     ParseResult,
     PrewarmEvent,
     PrewarmResult,
+    WebhookAttempt,
 )
 from pipeline.settings import Settings
 from pipeline.topic_names import TopicNames, topic_names
@@ -42,10 +43,13 @@ class Topics:
     raw_requests: TopicT
     parse_keyed: TopicT
     media_keyed: TopicT
+    webhooks: TopicT  # webhook attempt outcomes, keyed like the job (agents.webhooks)
+    webhooks_dlq: TopicT  # webhook deliveries given up
 
     def outputs(self) -> tuple[TopicT, ...]:
         """The topics only produced to (no agent declares them)."""
-        return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq)
+        return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq,
+                self.webhooks_dlq)
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -81,4 +85,6 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         raw_requests=raw(names.parse_requests),
         parse_keyed=raw(names.parse_keyed),
         media_keyed=raw(names.media_keyed),
+        webhooks=topic(names.webhooks, WebhookAttempt),
+        webhooks_dlq=topic(names.webhooks_dlq, DeadLetter),
     )

@@ -17,20 +17,24 @@ import faust
 
 from agents import media as media_agents
 from agents import parse as parse_agents
+from agents import webhooks as webhook_agents
 from agents.intake import IntakeStep
 from pipeline.app import create_app
 from pipeline.broker import PROBE_INTERVAL_S, BrokerProbe, consumer_lag
+from pipeline.delivery import DeliveryService
 from pipeline.intake import IntakeRules, decode_media_upload, decode_parse_request
+from pipeline.jobevents import ObservedTable
 from pipeline.media.service import PrewarmService
 from pipeline.metrics import Metrics
 from pipeline.partitioning import key_partition
 from pipeline.playlist.service import ParseService
-from pipeline.records import ParseEvent, PrewarmEvent
+from pipeline.records import ParseEvent, PrewarmEvent, WebhookAttempt
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import Topics, declare_topics
 from pipeline.web.deps import WebDeps
+from pipeline.web.push import RowEvents, end_moved_streams
 from pipeline.web.routes import register_views
-from tables import media_jobs, playlist_jobs
+from tables import media_jobs, playlist_jobs, webhooks
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Worker:
     parse: ParseService
     prewarm: PrewarmService
     web: WebDeps
+    delivery: DeliveryService | None = None
 
 
 @dataclass
@@ -78,18 +83,27 @@ def build(settings: Settings, app: faust.App | None = None) -> Worker:
     topics = declare_topics(app, settings)
     playlist_table = playlist_jobs.declare(app, settings)
     media_table = media_jobs.declare(app, settings)
+    webhook_tables = webhooks.declare(app, settings)
     parse, prewarm = _services(app, settings, metrics, topics, playlist_table)
     probe = BrokerProbe(settings, metrics)
     web = WebDeps(app, settings, metrics, topics, playlist_table, media_table, parse, prewarm,
-                  probe, QueueFigures(app, topics, parse, prewarm), started=time.monotonic())
+                  probe, QueueFigures(app, topics, parse, prewarm), started=time.monotonic(),
+                  webhook_tables=webhook_tables)
+    delivery = _delivery(app, settings, metrics, topics, web)
     worker = Worker(settings, app, metrics, topics, playlist_table, media_table, probe,
-                    parse, prewarm, web)
+                    parse, prewarm, web, delivery)
     _schedule(app, worker)
     media_intake, parse_intake = _intake(settings, topics, metrics)
-    media_agents.register(app, media_agents.MediaAgents(settings, topics, media_table, prewarm,
+    # Agents write rows through ObservedTable: every write is pushed (docs/events.md).
+    media_rows = ObservedTable(media_table, RowEvents("media", web.events, web.documents,
+                                                      delivery))
+    playlist_rows = ObservedTable(playlist_table, RowEvents("playlist", web.events,
+                                                            web.documents, delivery))
+    media_agents.register(app, media_agents.MediaAgents(settings, topics, media_rows, prewarm,
                                                         media_intake))
-    parse_agents.register(app, parse_agents.ParseAgents(settings, topics, playlist_table, parse,
+    parse_agents.register(app, parse_agents.ParseAgents(settings, topics, playlist_rows, parse,
                                                         parse_intake))
+    webhook_agents.register(app, webhook_agents.WebhookAgents(topics, delivery))
     register_views(app, web)
     return worker
 
@@ -102,6 +116,30 @@ def _intake(settings: Settings, topics: Topics,
                        topics.media_dlq, metrics),
             IntakeStep(names.parse_requests, decode_parse_request, rules, topics.parse_keyed,
                        topics.parse_dlq, metrics))
+
+
+def _delivery(app: faust.App, settings: Settings, metrics: Metrics, topics: Topics,
+              web: WebDeps) -> DeliveryService:
+    """The webhook delivery service; attempt outcomes go back through the webhooks topic."""
+
+    async def emit_attempt(attempt: WebhookAttempt) -> None:
+        sent = await topics.webhooks.send(key=attempt.key, value=attempt)
+        await sent  # durable before the attempt counts as made
+
+    delivery = DeliveryService(settings, metrics, web.webhook_tables, web.documents.render,
+                               emit_attempt)
+    app.service(delivery)  # type: ignore[arg-type]
+
+    async def end_moved(sender: Any, *args: Any, **kwargs: Any) -> None:
+        tables = {"playlist": web.playlist_jobs, "media": web.media_jobs}
+        end_moved_streams(web.events, web.router.owner_url, tables)
+
+    async def end_streams(sender: Any, *args: Any, **kwargs: Any) -> None:
+        web.events.end_all()  # open streams would hold the web server's shutdown
+
+    app.on_rebalance_complete.connect(end_moved)  # type: ignore[arg-type]
+    app.on_before_shutdown.connect(end_streams)  # type: ignore[arg-type]
+    return delivery
 
 
 def _services(app: faust.App, settings: Settings, metrics: Metrics, topics: Topics,

@@ -32,6 +32,8 @@ class ParseAccepted(ApiModel):
     deduplicated: bool
     position: Annotated[int, Field(ge=0)] | None = Field(
         description="0 running, 1 next, ...; null when final.")
+    eta_s: float | None = Field(None, description=(
+        "Estimated seconds until done, from recent run times (an estimate)."))
     links: Links
 
 
@@ -65,6 +67,8 @@ class PlaylistJob(ApiModel):
     runs: int
     attempt: int = 0
     position: Annotated[int, Field(ge=0)] | None
+    eta_s: float | None = Field(None, description=(
+        "Estimated seconds until done, from recent run times (an estimate)."))
     progress: Progress
     created_at: Timestamp
     started_at: Timestamp
@@ -115,6 +119,8 @@ class MediaJob(ApiModel):
     size: int = 0
     position: int | None = None
     not_before: Timestamp = None
+    eta_s: float | None = Field(None, description=(
+        "Estimated seconds until done, from recent run times (an estimate)."))
 
 
 class QueueEntry(ApiModel):

@@ -96,6 +96,9 @@ class ParseRequest(ApiModel):
         json_schema_extra={"example": "https://provider.example/get.php?username=u&password=p"
                                       "&type=m3u_plus"})
     force: StrictBool = Field(False, description="Parse again even when a fresh result exists.")
+    # Read and checked by the view (`pipeline.web.callbacks`); here for the schema only.
+    callback_url: StrictStr | None = Field(None, exclude=True, description=(
+        "Webhook for the job's outcome (docs/events.md); needs PIPELINE_WEBHOOK_SECRET."))
 
     error_messages: ClassVar[dict[str, str]] = {"force": "`force` must be true or false"}
 
@@ -122,6 +125,9 @@ class MediaUpload(ApiModel):
     destination: Destination = Field(None, description=(
         "Override: null://, s3://, http(s)://, file:// (allowed prefixes only)."))
     force: StrictBool = False
+    # Read and checked by the view (`pipeline.web.callbacks`); here for the schema only.
+    callback_url: StrictStr | None = Field(None, exclude=True, description=(
+        "Webhook for the job's outcome (docs/events.md); needs PIPELINE_WEBHOOK_SECRET."))
 
     error_messages: ClassVar[dict[str, str]] = {
         "media_id": "`media_id` must be a non-empty string of at most 200 bytes",

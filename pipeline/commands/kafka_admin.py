@@ -21,7 +21,7 @@ from pipeline.settings import Settings
 from pipeline.topic_names import topic_names
 
 # Table names as declared in `tables/` (kept literal: the CLI does not import Faust).
-TABLES = ("playlist_jobs", "media_jobs")
+TABLES = ("playlist_jobs", "media_jobs", "playlist_webhooks", "media_webhooks")
 # Kafka error codes with a meaning of their own for a group deletion.
 NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND = 68, 69
 CONNECT_TIMEOUT_S = 15.0

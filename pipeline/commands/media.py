@@ -10,6 +10,7 @@ import click
 from pipeline import storage
 from pipeline.client import AsyncClient
 from pipeline.commands.common import api_client, echo_json, run
+from pipeline.commands.media_wait import follow_media
 from pipeline.media.score import KINDS
 from pipeline.settings import get_settings
 
@@ -49,25 +50,36 @@ def media() -> None:
 @click.option("--media-id", metavar="ID",
               help="Media id, the topic key (default: a hash of bucket and key).")
 @click.option("--force", is_flag=True, help="Prewarm again even if it was done already.")
+@click.option("--callback-url", metavar="URL",
+              help="POST the signed outcome to URL when the job ends (a webhook).")
+@click.option("--wait", "wait_", is_flag=True,
+              help="Follow the job (server-sent events, else polling) until it ends; exits 1 "
+                   "with the error code when it fails or is cancelled.")
+@click.option("--timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="With --wait: stop waiting after this many seconds (exit 4).")
 @click.pass_context
 def publish(ctx: click.Context, bucket: str | None, key: str, size: int | None,
             content_type: str | None, kind: str | None, destination: str | None,
-            media_id: str | None, force: bool) -> None:
+            media_id: str | None, force: bool, callback_url: str | None, wait_: bool,
+            timeout: float | None) -> None:
     """Announce an object already stored in S3 so that it is prewarmed.
 
     Size and content type are read with an S3 HEAD when not given (which also
     checks that the object exists). Prints the media id, status and priority score.
     """
     bucket = bucket or get_settings().media_bucket
+    media_id = media_id or media_id_for(bucket, key)
     body = run(_publish(api_client(ctx), bucket, key, size, content_type, kind,
-                        destination, media_id or media_id_for(bucket, key), force))
+                        destination, media_id, force, callback_url))
     click.echo(f"media {body.get('media_id')}: {body.get('status')}, "
                f"score {body.get('score')}")
+    if wait_:
+        follow_media(api_client(ctx), media_id, timeout)
 
 
 async def _publish(api: AsyncClient, bucket: str, key: str, size: int | None,
                    content_type: str | None, kind: str | None, destination: str | None,
-                   media_id: str, force: bool) -> dict[str, Any]:
+                   media_id: str, force: bool, callback_url: str | None) -> dict[str, Any]:
     if size is None or content_type is None:
         async with storage.open_client(get_settings()) as s3:
             meta = await storage.head(s3, bucket, key)
@@ -76,7 +88,8 @@ async def _publish(api: AsyncClient, bucket: str, key: str, size: int | None,
     async with api:
         return await api.publish_upload(
             media_id, bucket, key, size=size, kind=kind or kind_for(content_type),
-            content_type=content_type, destination=destination, force=force)
+            content_type=content_type, destination=destination, force=force,
+            callback_url=callback_url)
 
 
 @media.command("status")

@@ -40,28 +40,31 @@ def _accepted_line(answer: dict[str, Any]) -> str:
               help="Parse again even when a fresh result exists (a job already queued or "
                    "running is never started twice).")
 @click.option("--wait", "wait_", is_flag=True,
-              help="Follow the job until it ends: queue position while queued, items and MB "
-                   "while running, then a summary with counts by type. Exits 1 with the "
-                   "error code when the job fails.")
+              help="Follow the job until it ends (server-sent events, else polling): queue "
+                   "position and ETA while queued, items and MB while running, then a "
+                   "summary with counts by type. Exits 1 with the error code when the job "
+                   "fails or is cancelled.")
 @click.option("--timeout", type=click.FloatRange(min=0), metavar="SECONDS",
               help="With --wait: stop waiting after this many seconds (exit 4; the job "
                    "goes on).")
+@click.option("--callback-url", metavar="URL",
+              help="POST the signed outcome to URL when the job ends (a webhook).")
 @click.pass_context
 def parse(ctx: click.Context, url: str, force: bool, wait_: bool,
-          timeout: float | None) -> None:
+          timeout: float | None, callback_url: str | None) -> None:
     """Submit the playlist URL for parsing and print its job id.
 
     The job id is the same for the same URL every time: a second submit while
     the job is queued or running returns that job instead of starting another.
     Without --wait, follow it with `pipeline status JOB_ID`.
     """
-    run(_parse(api_client(ctx), url, force, wait_, timeout))
+    run(_parse(api_client(ctx), url, force, wait_, timeout, callback_url))
 
 
 async def _parse(api: AsyncClient, url: str, force: bool, wait_: bool,
-                 timeout: float | None) -> None:
+                 timeout: float | None, callback_url: str | None = None) -> None:
     async with api:
-        answer = await api.submit(url, force)
+        answer = await api.submit(url, force, callback_url)
         click.echo(_accepted_line(answer))
         if wait_:
             await _follow(api, answer, timeout)

@@ -8,6 +8,8 @@ from typing import Any, TextIO
 
 import click
 
+# A job in one of these has ended: the summary or the error says how.
+FINAL = ("done", "failed", "cancelled")
 # Plain-line mode prints a running job's progress at most this often.
 PLAIN_EVERY_S = 2.0
 MB = 1_000_000
@@ -26,7 +28,9 @@ def describe(job: dict[str, Any]) -> str:
         position = job.get("position")
         if position == 0:
             return "queued, starting"
-        return "queued" + (f", position {position} in the queue" if position else "")
+        eta = job.get("eta_s")
+        about = f", about {eta:.0f} s to done (estimate)" if isinstance(eta, int | float) else ""
+        return "queued" + (f", position {position} in the queue" if position else "") + about
     if status == "running":
         progress = job.get("progress") or {}
         items, nbytes = progress.get("items", 0), progress.get("bytes", 0)
@@ -65,7 +69,7 @@ class ProgressDisplay:
         self._last_at = self.clock()
 
     def __call__(self, job: dict[str, Any]) -> None:
-        if job.get("status") in ("done", "failed"):
+        if job.get("status") in FINAL:
             return  # the summary (or the error) says it
         line = describe(job)
         if self.tty:

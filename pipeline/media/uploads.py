@@ -42,6 +42,8 @@ def decode_upload(raw_key: bytes | None, raw_value: bytes | None, now: float,
         raise BadRequest("record key is not the media_id")
     # A replay re-prewarms a done job (never one queued or running), like parse replays.
     fields["replay"] = body.get("replay") is True
+    callback = body.get("callback_url")  # checked at submit, and again when delivered
+    fields["callback_url"] = callback if isinstance(callback, str) else ""
     return fields
 
 

@@ -46,7 +46,7 @@ def queued_row(job_id: str, req: ParseRequest, row: PlaylistJob | None,
     return PlaylistJob(
         job_id=job_id, url=req.url, status=JobStatus.QUEUED,
         runs=row.runs if row else 0, created_at=row.created_at if row else now,
-        queued_at=now, request_id=req.request_id)
+        queued_at=now, request_id=req.request_id, callback_url=req.callback_url)
 
 
 def apply_event(row: PlaylistJob, ev: ParseEvent, *, retry_base_s: float,

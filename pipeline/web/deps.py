@@ -9,6 +9,7 @@ from typing import Any
 import faust
 
 from pipeline.broker import BrokerProbe
+from pipeline.jobevents import JobEvents
 from pipeline.media.service import PrewarmService
 from pipeline.metrics import Metrics
 from pipeline.netguard import AddressPolicy
@@ -16,9 +17,11 @@ from pipeline.playlist.service import ParseService
 from pipeline.s3probe import S3Probe
 from pipeline.settings import Settings
 from pipeline.topics import Topics
+from pipeline.web.documents import Documents
 from pipeline.web.ratelimit import RateLimit
 from pipeline.web.recent import AcceptedUploads, PendingParses
 from pipeline.web.routing import OwnerRouter
+from pipeline.web.streams import StreamLimit
 
 # Queue figures for /health: name -> {"waiting": n, "active": m}.
 QueueFigures = Callable[[], dict[str, dict[str, int]]]
@@ -39,12 +42,16 @@ class WebDeps:
     probe: BrokerProbe
     queue_figures: QueueFigures
     started: float  # time.monotonic() when the worker was built
+    webhook_tables: dict[str, Any] = field(default_factory=dict)  # domain -> deliveries table
     router: OwnerRouter = field(init=False)
     rate: RateLimit = field(init=False)
     policy: AddressPolicy = field(init=False)
     pending: PendingParses = field(init=False)
     accepted: AcceptedUploads = field(init=False)
     s3_probe: S3Probe = field(init=False)
+    events: JobEvents = field(init=False)
+    documents: Documents = field(init=False)
+    streams: StreamLimit = field(init=False)
 
     def __post_init__(self) -> None:
         self.router = OwnerRouter(self.app, self.settings)
@@ -53,3 +60,6 @@ class WebDeps:
         self.pending = PendingParses()
         self.accepted = AcceptedUploads(self.settings.score)
         self.s3_probe = S3Probe.from_settings(self.settings)
+        self.events = JobEvents()
+        self.documents = Documents(self.settings, self.parse, self.prewarm)
+        self.streams = StreamLimit(self.settings.sse_max_streams_per_client)

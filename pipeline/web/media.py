@@ -14,6 +14,7 @@ from pipeline.media.score import score as score_of
 from pipeline.media.uploads import checked_upload
 from pipeline.records import JobStatus, MediaUploaded
 from pipeline.web.base import ApiView, read_json, require_broker, send_or_503
+from pipeline.web.callbacks import checked_callback
 
 
 class SubmitUpload(ApiView):
@@ -24,6 +25,7 @@ class SubmitUpload(ApiView):
         body = await read_json(request, settings)
         now = time.time()
         fields = checked_upload(body, now, settings)
+        callback = await checked_callback(body, deps)
         owner = deps.router.route(request, deps.media_jobs, fields["media_id"])
         if owner is not None:
             return await deps.router.forward(request, owner, json.dumps(body).encode(),
@@ -36,7 +38,8 @@ class SubmitUpload(ApiView):
             return self.json(answer, status=200 if row.status == JobStatus.DONE else 202)
         await deps.rate.check(deps.rate.submitter(request))  # only work-starting submits count
         require_broker(deps.probe)
-        await send_or_503(deps.topics.media_uploads, fields["media_id"], MediaUploaded(**fields))
+        await send_or_503(deps.topics.media_uploads, fields["media_id"],
+                          MediaUploaded(**fields, callback_url=callback))
         if row is None:
             deps.accepted.remember(fields, now)
         score = score_of(fields["size"], fields["kind"], now - fields["uploaded_at"],
@@ -78,10 +81,7 @@ class MediaStatus(ApiView):
         owner = deps.router.route(request, deps.media_jobs, media_id)
         if owner is not None:
             return await deps.router.forward(request, owner)
-        now = time.time()
-        row = deps.accepted.current(deps.media_jobs, media_id, now)
+        row = deps.accepted.current(deps.media_jobs, media_id, time.time())
         if row is None:
             raise NotFound(f"no media job {media_id}")
-        position = (deps.prewarm.scheduler.queue.position(media_id, now)
-                    if row.status == JobStatus.QUEUED else None)
-        return self.json(media_rules.job_answer(row, now, deps.settings.score, position))
+        return self.json(deps.documents.media(row))

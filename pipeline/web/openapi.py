@@ -22,6 +22,7 @@ from pipeline.api_models import (
 )
 from pipeline.settings import Settings
 from pipeline.web.base import ApiView
+from pipeline.web.openapi_push import push_paths
 
 __all__ = ["OpenAPIView", "build_document", "error_codes"]
 
@@ -259,7 +260,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
         },
         "tags": [{"name": "playlist"}, {"name": "media"}, {"name": "service"}],
         "paths": merge_paths(playlist_paths(), media_paths(), service_paths(),
-                             control_paths()),
+                             control_paths(), push_paths(operation, answer, errors, path_param)),
         "components": components(settings),
     }
 

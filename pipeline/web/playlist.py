@@ -15,11 +15,12 @@ from faust.web import Request, Response
 from pipeline import api_models as api
 from pipeline import storage
 from pipeline.errors import NotFound, NotReady, PipelineError
-from pipeline.playlist.rules import ACTIVE, Decision, decide, job_answer
+from pipeline.playlist.rules import ACTIVE, Decision, decide
 from pipeline.records import JobStatus as Status
 from pipeline.records import ParseRequest, PlaylistJob
 from pipeline.urls import job_id_for
 from pipeline.web.base import ApiView, read_json, require_broker, send_or_503
+from pipeline.web.callbacks import checked_callback
 from pipeline.web.deps import WebDeps
 from pipeline.web.guards import accepts_gzip, refuse_finished_without_result
 from pipeline.web.preflight import refuse_private_target
@@ -44,19 +45,20 @@ class SubmitParse(ApiView):
         parse = api.validate(api.ParseRequest, body, max_url_length=deps.settings.max_url_length)
         url, force = parse.url, parse.force
         await refuse_private_target(url, deps.policy)
+        callback = await checked_callback(body, deps)
         require_broker(deps.probe)
         job_id = job_id_for(url)
         client = deps.rate.submitter(request)
         owner = deps.router.route(request, deps.playlist_jobs, job_id)
         if owner is not None:
             return await deps.router.forward(request, owner, json.dumps(body).encode(), client)
-        status, answer = await submit_local(deps, job_id, url, force, client)
+        status, answer = await submit_local(deps, job_id, url, force, client, callback)
         deps.metrics.parse_requests.labels(outcome=answer.pop("_outcome")).inc()
         return self.json(answer, status=status)
 
 
 async def submit_local(deps: WebDeps, job_id: str, url: str, force: bool,
-                       client: str) -> tuple[int, dict]:
+                       client: str, callback_url: str = "") -> tuple[int, dict]:
     """Answer a submit on the worker that owns the job."""
     now = time.time()
     row = deps.playlist_jobs.get(job_id)
@@ -73,7 +75,8 @@ async def submit_local(deps: WebDeps, job_id: str, url: str, force: bool,
     request_id = uuid.uuid4().hex
     try:
         await send_or_503(deps.topics.parse_requests, job_id, ParseRequest(
-            url=url, force=force, requested_at=now, client=client, request_id=request_id))
+            url=url, force=force, requested_at=now, client=client, request_id=request_id,
+            callback_url=callback_url))
     except NotReady:
         deps.pending.done(job_id)
         raise
@@ -95,9 +98,12 @@ async def _wait_applied(deps: WebDeps, job_id: str, request_id: str) -> Playlist
 def _answer(deps: WebDeps, row: PlaylistJob | None, job_id: str = "") -> dict[str, Any]:
     job_id = row.job_id if row is not None else job_id
     status = row.status if row is not None else Status.QUEUED
+    if row is not None:
+        doc = deps.documents.playlist(row)
+        return {k: doc[k] for k in ("job_id", "status", "position", "eta_s", "links")}
     return {"job_id": job_id, "status": status,
             "position": deps.parse.position(job_id) if status in ACTIVE else None,
-            "links": {"self": f"/api/playlist/jobs/{job_id}"}}
+            "eta_s": None, "links": {"self": f"/api/playlist/jobs/{job_id}"}}
 
 
 class JobStatus(ApiView):
@@ -108,9 +114,8 @@ class JobStatus(ApiView):
         if owner is not None:
             return await self.deps.router.forward(request, owner)
         row = _get_job(self.deps, job_id)
-        position = self.deps.parse.position(job_id) if row.status in ACTIVE else None
         headers = {"Retry-After": "1"} if row.status in ACTIVE else {}
-        return self.json(job_answer(row, position), headers=headers)
+        return self.json(self.deps.documents.playlist(row), headers=headers)
 
 
 class JobItems(ApiView):

@@ -6,8 +6,10 @@ import faust
 
 from pipeline.web.base import ApiView
 from pipeline.web.cancel import CancelJob, CancelMedia
+from pipeline.web.deliveries import MediaDeliveries, PlaylistDeliveries
 from pipeline.web.deps import WebDeps
 from pipeline.web.dlq import DeadLetters, Redrive
+from pipeline.web.events import AllEvents, MediaJobEvents, PlaylistJobEvents
 from pipeline.web.health import Health, MetricsView
 from pipeline.web.limits import apply_server_limits
 from pipeline.web.media import MediaQueue, MediaStatus, SubmitUpload
@@ -18,10 +20,15 @@ ROUTES: tuple[tuple[str, type[ApiView]], ...] = (
     ("/api/playlist/parse", SubmitParse),
     ("/api/playlist/jobs/{job_id}", JobStatus),
     ("/api/playlist/jobs/{job_id}/items", JobItems),
+    ("/api/playlist/jobs/{job_id}/events", PlaylistJobEvents),
+    ("/api/playlist/jobs/{job_id}/deliveries", PlaylistDeliveries),
+    ("/api/events", AllEvents),
     ("/api/media/uploads", SubmitUpload),
     # Declared before /api/media/{media_id} so that "queue" is not taken for an id.
     ("/api/media/queue", MediaQueue),
     ("/api/media/{media_id}", MediaStatus),
+    ("/api/media/{media_id}/events", MediaJobEvents),
+    ("/api/media/{media_id}/deliveries", MediaDeliveries),
     ("/health", Health),
     ("/metrics", MetricsView),
     ("/openapi.json", OpenAPIView),

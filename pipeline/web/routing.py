@@ -81,6 +81,10 @@ class OwnerRouter:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise NotReady("owning worker unreachable; retry") from exc
 
+    def forward_token(self) -> str:
+        """The FORWARDED_HEADER value, for views that relay a stream from the owner."""
+        return self._forward_token()
+
     def _forward_token(self) -> str:
         """Proof that a request was forwarded by a peer worker (shared cluster secret)."""
         secret = self.settings.cluster_secret_value()
