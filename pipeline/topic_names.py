@@ -17,7 +17,8 @@ DLQ_SUFFIX = ".dlq"
 
 @dataclass(frozen=True)
 class TopicNames:
-    """The eight topics: input, internal run events, results and dead letters per domain."""
+    """The topics: input, internal run events, results and dead letters per domain, and
+    the catalogue changes of finished parse runs."""
 
     parse_requests: str
     parse_events: str
@@ -27,6 +28,7 @@ class TopicNames:
     prewarm_events: str
     prewarm_results: str
     media_dlq: str
+    catalogue_changes: str = "playlist.catalogue.changes"
 
     def all(self) -> list[str]:
         """Every name, in declaration order (for `pipeline topics --create`)."""
@@ -39,6 +41,7 @@ class TopicNames:
             self.parse_results: "output", self.parse_dlq: "dead letters",
             self.media_uploads: "input", self.prewarm_events: "internal",
             self.prewarm_results: "output", self.media_dlq: "dead letters",
+            self.catalogue_changes: "output",
         }
 
     def events(self) -> list[str]:
@@ -58,4 +61,5 @@ def topic_names(settings: Settings) -> TopicNames:
         parse_results=settings.topic_parse_results, parse_dlq=req + DLQ_SUFFIX,
         media_uploads=up, prewarm_events=up + EVENTS_SUFFIX,
         prewarm_results=settings.topic_prewarm_results, media_dlq=up + DLQ_SUFFIX,
+        catalogue_changes=settings.topic_catalogue_changes,
     )

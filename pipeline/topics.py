@@ -12,6 +12,7 @@ import faust
 from faust.types import TopicT
 
 from pipeline.records import (
+    CatalogueChanges,
     DeadLetter,
     MediaUploaded,
     ParseEvent,
@@ -38,10 +39,12 @@ class Topics:
     prewarm_events: TopicT
     prewarm_results: TopicT
     media_dlq: TopicT
+    catalogue_changes: TopicT
 
     def outputs(self) -> tuple[TopicT, ...]:
         """The topics only produced to (no agent declares them)."""
-        return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq)
+        return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq,
+                self.catalogue_changes)
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -72,4 +75,5 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         prewarm_events=topic(names.prewarm_events, PrewarmEvent),
         prewarm_results=topic(names.prewarm_results, PrewarmResult),
         media_dlq=topic(names.media_dlq, DeadLetter),
+        catalogue_changes=topic(names.catalogue_changes, CatalogueChanges),
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from mode import Service
 
+from pipeline import catalogue_job
 from pipeline.metrics import Metrics
 from pipeline.parse_job import ParseSpec
 from pipeline.playlist.pool import Outcome, ParsePool
@@ -78,6 +79,12 @@ class ParseService(Service):
         if task is not None and self.task_runs.get(job_id) == run_id:
             log.info("parse_superseded", extra={"job_id": job_id, "run_id": run_id})
             task.cancel()
+
+    def delete_runs(self, job_id: str, runs: list[str]) -> None:
+        """Delete the objects of runs the job row no longer keeps, in the background."""
+        task = asyncio.ensure_future(catalogue_job.delete_runs(self.settings, job_id, runs))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def resume(self, owned: dict[str, PlaylistJob]) -> None:
         """Rebuild the queue from the queued/running rows this worker owns after a rebalance."""
@@ -151,7 +158,7 @@ class ParseService(Service):
                                        "url": redact_url(row.url)})
         last = [0, 0]
         try:
-            spec = ParseSpec(job_id, run_id, row.url, self.settings)
+            spec = ParseSpec(job_id, run_id, row.url, self.settings, row.catalogue_run)
             outcome = await self.pool.run(spec, self._progress_relay(job_id, run_id, last))
             await self._report(job_id, run_id, attempt, started, outcome, last)
         finally:
@@ -204,7 +211,7 @@ class ParseService(Service):
         await self._emit(ParseEvent(
             kind=EventKind.DONE, job_id=job_id, run_id=run_id, at=now, items=f["items"],
             bytes=f["bytes"], counts=f["counts"], groups=f["groups"],
-            result_uri=f["result_uri"], duration_s=duration))
+            result_uri=f["result_uri"], duration_s=duration, catalogue=f.get("catalogue")))
         log.info("parse_end", extra={"job_id": job_id, "run_id": run_id, "duration_s": duration,
                                      "items": f["items"], "bytes": f["bytes"],
                                      "rss_delta_mb": round(outcome.rss_delta_mb, 1),

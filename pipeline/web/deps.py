@@ -16,6 +16,7 @@ from pipeline.playlist.service import ParseService
 from pipeline.s3probe import S3Probe
 from pipeline.settings import Settings
 from pipeline.topics import Topics
+from pipeline.web.catalogue_cache import CatalogueCache
 from pipeline.web.ratelimit import RateLimit
 from pipeline.web.recent import AcceptedUploads, PendingParses
 from pipeline.web.routing import OwnerRouter
@@ -45,6 +46,7 @@ class WebDeps:
     pending: PendingParses = field(init=False)
     accepted: AcceptedUploads = field(init=False)
     s3_probe: S3Probe = field(init=False)
+    catalogues: CatalogueCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.router = OwnerRouter(self.app, self.settings)
@@ -53,3 +55,4 @@ class WebDeps:
         self.pending = PendingParses()
         self.accepted = AcceptedUploads(self.settings.score)
         self.s3_probe = S3Probe.from_settings(self.settings)
+        self.catalogues = CatalogueCache(self.settings)

@@ -5,17 +5,22 @@ from __future__ import annotations
 import faust
 
 from pipeline.web.base import ApiView
+from pipeline.web.catalogue import CatalogueItems, JobDiff, JobGroups, JobItem
 from pipeline.web.deps import WebDeps
 from pipeline.web.health import Health, MetricsView
 from pipeline.web.limits import apply_server_limits
 from pipeline.web.media import MediaQueue, MediaStatus, SubmitUpload
 from pipeline.web.openapi import OpenAPIView
-from pipeline.web.playlist import JobItems, JobStatus, SubmitParse
+from pipeline.web.playlist import JobStatus, SubmitParse
 
 ROUTES: tuple[tuple[str, type[ApiView]], ...] = (
     ("/api/playlist/parse", SubmitParse),
     ("/api/playlist/jobs/{job_id}", JobStatus),
-    ("/api/playlist/jobs/{job_id}/items", JobItems),
+    # Without a catalogue parameter, /items streams the full NDJSON (docs/catalogue.md).
+    ("/api/playlist/jobs/{job_id}/items", CatalogueItems),
+    ("/api/playlist/jobs/{job_id}/items/{item_id}", JobItem),
+    ("/api/playlist/jobs/{job_id}/groups", JobGroups),
+    ("/api/playlist/jobs/{job_id}/diff", JobDiff),
     ("/api/media/uploads", SubmitUpload),
     # Declared before /api/media/{media_id} so that "queue" is not taken for an id.
     ("/api/media/queue", MediaQueue),

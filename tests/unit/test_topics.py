@@ -38,4 +38,4 @@ def test_topic_names_follow_the_events_and_dlq_rule() -> None:
     assert names.parse_dlq == settings.topic_parse_requests + ".dlq"
     assert names.prewarm_events == settings.topic_media_uploads + ".events"
     assert names.media_dlq == settings.topic_media_uploads + ".dlq"
-    assert len(set(names.all())) == 8 and set(names.roles()) == set(names.all())
+    assert len(set(names.all())) == 9 and set(names.roles()) == set(names.all())
