@@ -129,7 +129,7 @@ def test_topics_and_reset_state(worker_factory: WorkerFactory) -> None:
     rows = {line.split()[0]: line.split()[1] for line in created.stdout.splitlines()[1:]}
     assert rows["playlist.parse.requests"] == "4" and rows["media.uploads.dlq"] == "4"
     assert rows["pipeline-playlist_jobs-changelog"] == "missing"  # workers create those
-    assert created.stdout.count("(created)") == 8
+    assert created.stdout.count("(created)") == 9
     mismatch = cli({**fresh, "PIPELINE_TOPIC_PARTITIONS": "8"}, "topics")
     assert mismatch.returncode == 1 and "(PIPELINE_TOPIC_PARTITIONS is 8)" in mismatch.stdout
 
