@@ -82,6 +82,7 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
     progress = _Progress(conn)
     encoder = GzipNDJSONEncoder(GZIP_LEVEL)
     bucket = settings.results_bucket
+    started = time.monotonic()
     with catalogue_job.workdir() as tmp:
         build = await catalogue_job.CatalogueBuild(spec.run_id, tmp).start()
         try:
@@ -96,7 +97,7 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
                     await _write(parser.close_ndjson(), encoder, writer, build)
                     await writer.write(encoder.finish())
                     await writer.complete()
-                catalogue = await _catalogue(spec, s3, build)
+                catalogue = await _catalogue(spec, s3, build, time.monotonic() - started)
         finally:
             build.kill()
     stats = parser.stats
@@ -119,18 +120,25 @@ async def _write(lines: bytes, encoder: GzipNDJSONEncoder, writer: MultipartWrit
         await writer.write(encoder.encode_lines(lines))
 
 
-async def _catalogue(spec: ParseSpec, s3: Any,
-                     build: catalogue_job.CatalogueBuild) -> dict[str, Any]:
+async def _catalogue(spec: ParseSpec, s3: Any, build: catalogue_job.CatalogueBuild,
+                     stream_s: float) -> dict[str, Any]:
     """Finish, upload (data, then index) and diff the run's catalogue."""
     bucket = spec.settings.results_bucket
+    marks = [time.monotonic()]
     index = await build.finish()
+    marks.append(time.monotonic())
     await catalogue_job.upload(s3, bucket, spec.job_id, build, index)
+    marks.append(time.monotonic())
     changes = None
     if spec.previous_run and spec.previous_run != spec.run_id:
         changes = await catalogue_job.diff_runs(s3, bucket, spec.job_id, spec.previous_run,
                                                 build, index)
+    marks.append(time.monotonic())
+    # Where a run's time goes (logged with parse_end): the catalogue's cost is watched.
+    timings = {"stream_s": stream_s, "finish_s": marks[1] - marks[0],
+               "upload_s": marks[2] - marks[1], "diff_s": marks[3] - marks[2]}
     return {"run_id": spec.run_id, "items": index["items"], "groups": len(index["groups"]),
-            "changes": changes}
+            "changes": changes, "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
 def _die_with_parent() -> None:

@@ -215,5 +215,7 @@ class ParseService(Service):
         log.info("parse_end", extra={"job_id": job_id, "run_id": run_id, "duration_s": duration,
                                      "items": f["items"], "bytes": f["bytes"],
                                      "rss_delta_mb": round(outcome.rss_delta_mb, 1),
-                                     "peak_rss_mb": round(outcome.peak_rss_mb, 1)})
+                                     "peak_rss_mb": round(outcome.peak_rss_mb, 1),
+                                     "catalogue_timings": (f.get("catalogue") or {}).get(
+                                         "timings")})
 

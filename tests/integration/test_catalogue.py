@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.client import Client
 from tests.conftest import Worker, WorkerFactory, poll
 from tests.integration.http_server import serve_dir
 
@@ -159,3 +163,24 @@ def test_catalogue_browse_diff_retention(worker_factory: WorkerFactory, www: Any
     kept = {key.split("/")[-1].split(".")[0] for key in _keys(worker_factory, job_id)}
     assert kept == {run2, run3}
     assert len(gzip.decompress(head + stream.read()).splitlines()) == 697
+    _client_and_cli(worker, job_id)
+
+
+def _client_and_cli(worker: Worker, job_id: str) -> None:
+    with Client(worker.base) as client:
+        assert [g["name"] for g in client.groups(job_id)] == GROUPS
+        page = client.page(job_id, q="coracao", limit=3)
+        assert len(page["items"]) == 3 and page["next"]
+        assert client.item(job_id, page["items"][0]["id"]) == page["items"][0]
+        assert list(client.diff(job_id)) == []  # run 3 repeated run 2
+    env = {**os.environ, "PIPELINE_API_URL": worker.base}
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "items", job_id, "--group",
+                          GROUPS[1], "--search", "acao"], env=env, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    found = [json.loads(line) for line in out]
+    # "Coração" contains "acao"; the group's own name ("Ação") does not make a hit.
+    assert found and all(item["group"] == GROUPS[1] and item["name"].startswith("Coração")
+                         for item in found)
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "groups", job_id], env=env,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [json.loads(line)["name"] for line in out] == GROUPS
