@@ -12,8 +12,10 @@ object), then diffs against the previous run when there is one.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
+import signal
 import sys
 import tempfile
 import zlib
@@ -151,5 +153,15 @@ def workdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="catalogue-")
 
 
+def _die_with_parent() -> None:
+    # A parse child killed by the pool (memory cap, cancel) must not leave its
+    # builder running: the kernel sends SIGKILL when the child goes.
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 if __name__ == "__main__":
+    _die_with_parent()
     build_main(*sys.argv[1:4])
