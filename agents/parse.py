@@ -21,9 +21,17 @@ from typing import Any
 import faust
 
 from agents.intake import IntakeStep, record_fields
-from pipeline.playlist.rules import ACTIVE, Decision, apply_event, decide, queued_row
+from pipeline.playlist.rules import (
+    ACTIVE,
+    Decision,
+    apply_event,
+    decide,
+    dropped_runs,
+    queued_row,
+)
 from pipeline.playlist.service import ParseService
 from pipeline.records import (
+    CatalogueChanges,
     DeadLetter,
     EventKind,
     JobStatus,
@@ -109,7 +117,7 @@ async def apply_run_event(deps: ParseAgents, job_id: str, event: ParseEvent) -> 
     if row is None or (event.kind not in unbound and event.run_id != row.run_id):
         return  # an event of a superseded run
     updated = apply_event(row, event, retry_base_s=deps.settings.parse_retry_base_s,
-                          jitter=random.random())
+                          jitter=random.random(), keep_runs=deps.settings.result_keep_runs)
     if updated is None and event.kind == EventKind.STARTED and row.status not in ACTIVE:
         deps.service.cancel_run(job_id, event.run_id)  # the job finished meanwhile
     if updated is not None:
@@ -117,6 +125,23 @@ async def apply_run_event(deps: ParseAgents, job_id: str, event: ParseEvent) -> 
         if event.kind == EventKind.CANCELLED:
             deps.service.cancel_job(job_id)
         await _announce(deps, updated, event)
+        if event.kind == EventKind.DONE:
+            await _catalogue_done(deps, row, updated, event)
+
+
+async def _catalogue_done(deps: ParseAgents, before: PlaylistJob, row: PlaylistJob,
+                          ev: ParseEvent) -> None:
+    """Publish the run's change summary; delete the runs the row no longer keeps
+    (only now: the row already points at the new run)."""
+    if row.catalogue_run:
+        changes = row.changes or {}
+        await deps.topics.catalogue_changes.send(key=row.job_id, value=CatalogueChanges(
+            job_id=row.job_id, run_id=row.catalogue_run, items=row.result_items,
+            since_run=changes.get("since_run", ""), added=changes.get("added", 0),
+            removed=changes.get("removed", 0), changed=changes.get("changed", 0), at=ev.at))
+    dropped = dropped_runs(before, row)
+    if dropped:
+        deps.service.delete_runs(row.job_id, dropped)
 
 
 async def _announce(deps: ParseAgents, row: PlaylistJob, ev: ParseEvent) -> None:

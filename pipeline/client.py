@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import aclosing
 from typing import Any, TypeVar
@@ -380,6 +381,57 @@ class AsyncClient:
             raise NotReady(f"items stream from {self.base_url} broke: "
                            f"{exc or type(exc).__name__}") from exc
 
+    # --- catalogue (issue 14): groups, pages, one item, changes
+
+    async def groups(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's groups with their item counts by type (current run)."""
+        doc, _ = await self._call("GET", f"/api/playlist/jobs/{job_id}/groups")
+        return list(doc["groups"])
+
+    async def page(self, job_id: str, *, group: str | None = None, type: str | None = None,
+                   q: str | None = None, limit: int | None = None,
+                   cursor: str | None = None) -> dict[str, Any]:
+        """One page ``{"items", "next", "run_id"}``; pass ``next`` as ``cursor`` to go on."""
+        query = {k: str(v) for k, v in (("group", group), ("type", type), ("q", q),
+                 ("limit", limit), ("cursor", cursor)) if v is not None}
+        if not query:
+            query["limit"] = "100"  # no parameter at all would mean the full NDJSON
+        path = f"/api/playlist/jobs/{job_id}/items?" + urllib.parse.urlencode(query)
+        doc, _ = await self._call("GET", path)
+        return dict(doc)
+
+    async def item(self, job_id: str, item_id: str) -> dict[str, Any]:
+        """One item of the job's current run by its stable id."""
+        doc, _ = await self._call("GET", f"/api/playlist/jobs/{job_id}/items/"
+                                  + urllib.parse.quote(item_id, safe=""))
+        return dict(doc["item"])
+
+    def diff(self, job_id: str, since_run: str | None = None,
+             ) -> AsyncGenerator[dict[str, Any], None]:
+        """The changes of the current run against the one before, streamed:
+        ``{"change": "added" | "changed" | "removed", "id", "item"}``."""
+        query = "?" + urllib.parse.urlencode({"since_run": since_run}) if since_run else ""
+        return self._ndjson(f"/api/playlist/jobs/{job_id}/diff{query}")
+
+    async def _ndjson(self, path: str) -> AsyncGenerator[dict[str, Any], None]:
+        try:
+            async with self._http().get(self.base_url + path, timeout=aiohttp.ClientTimeout(
+                    total=None, sock_read=self.timeout.total)) as resp:
+                if resp.status >= 400:
+                    raise api_error(resp.status, _loads_or_empty(await resp.read()),
+                                    _retry_after(resp.headers))
+                tail = b""
+                async for chunk in resp.content.iter_chunked(ITEM_CHUNK_BYTES):
+                    *lines, tail = (tail + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
+                if tail.strip():
+                    yield json.loads(tail)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise NotReady(f"stream from {self.base_url} broke: "
+                           f"{exc or type(exc).__name__}") from exc
+
     # --- media
 
     async def publish_upload(self, media_id: str, bucket: str, key: str, *, size: int = 0,
@@ -502,6 +554,24 @@ class Client:
     def items(self, job_id: str) -> Iterator[dict[str, Any]]:
         """See `AsyncClient.items`; a generator (close it to stop early)."""
         return self._iterate(self._api.items(job_id))
+
+    # --- catalogue (issue 14)
+
+    def groups(self, job_id: str) -> list[dict[str, Any]]:
+        """See `AsyncClient.groups`."""
+        return self._run(self._api.groups(job_id))
+
+    def page(self, job_id: str, **query: Any) -> dict[str, Any]:
+        """See `AsyncClient.page`."""
+        return self._run(self._api.page(job_id, **query))
+
+    def item(self, job_id: str, item_id: str) -> dict[str, Any]:
+        """See `AsyncClient.item`."""
+        return self._run(self._api.item(job_id, item_id))
+
+    def diff(self, job_id: str, since_run: str | None = None) -> Iterator[dict[str, Any]]:
+        """See `AsyncClient.diff`; a generator (close it to stop early)."""
+        return self._iterate(self._api.diff(job_id, since_run))
 
     def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[sse.Event]:
         """See `AsyncClient.events`; a generator (close it to stop early)."""

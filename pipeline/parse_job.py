@@ -1,4 +1,5 @@
-"""One parse run, executed in a child process: download, parse, upload gzip NDJSON.
+"""One parse run, executed in a child process: download, parse, upload gzip NDJSON
+and the run's catalogue (built beside it, pipeline.catalogue_job).
 
 Runs in its own process so parse CPU work never stalls the worker's event loop,
 and a crash or a memory blow-up takes down only this child. It talks to the
@@ -20,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from pipeline import catalogue_job
 from pipeline.errors import JobError, PipelineError, StorageError
 from pipeline.fetch import FetchInfo, FetchLimits, fetch_stream, make_session
 from pipeline.m3u import M3UParser
@@ -45,6 +47,8 @@ class ParseSpec:
     run_id: str
     url: str
     settings: Settings
+    # The run whose catalogue the job serves now: the diff compares against it.
+    previous_run: str = ""
 
     @property
     def result_key(self) -> str:
@@ -68,7 +72,8 @@ class _Progress:
 
 
 async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
-    """Stream the playlist through the parser into S3; return the outcome fields."""
+    """Stream the playlist through the parser into S3 and the catalogue builder;
+    upload the catalogue, diff it against the previous run; return the outcome."""
     settings = spec.settings
     policy = AddressPolicy.from_settings(settings)
     limits = FetchLimits.from_settings(settings)
@@ -77,18 +82,24 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
     progress = _Progress(conn)
     encoder = GzipNDJSONEncoder(GZIP_LEVEL)
     bucket = settings.results_bucket
-    async with make_session(policy, limits) as session, open_client(settings) as s3:
-        writer = MultipartWriter(s3, bucket, spec.result_key, "application/x-ndjson",
-                                 content_encoding="gzip")
-        async with writer:
-            async for chunk in fetch_stream(session, spec.url, limits, policy, info):
-                # NDJSON mode: most entries become lines without an item dict in between.
-                out = encoder.encode_lines(parser.feed_ndjson(chunk))
-                if out:
-                    await writer.write(out)
-                progress.maybe_send(parser.stats.items, info.bytes)
-            await writer.write(encoder.encode_lines(parser.close_ndjson()) + encoder.finish())
-            await writer.complete()
+    started = time.monotonic()
+    with catalogue_job.workdir() as tmp:
+        build = await catalogue_job.CatalogueBuild(spec.run_id, tmp).start()
+        try:
+            async with make_session(policy, limits) as session, open_client(settings) as s3:
+                writer = MultipartWriter(s3, bucket, spec.result_key, "application/x-ndjson",
+                                         content_encoding="gzip")
+                async with writer:
+                    async for chunk in fetch_stream(session, spec.url, limits, policy, info):
+                        # NDJSON mode: most entries become lines without an item dict.
+                        await _write(parser.feed_ndjson(chunk), encoder, writer, build)
+                        progress.maybe_send(parser.stats.items, info.bytes)
+                    await _write(parser.close_ndjson(), encoder, writer, build)
+                    await writer.write(encoder.finish())
+                    await writer.complete()
+                catalogue = await _catalogue(spec, s3, build, time.monotonic() - started)
+        finally:
+            build.kill()
     stats = parser.stats
     return {
         "items": stats.items,
@@ -97,7 +108,37 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
         "groups": stats.groups,
         "result_uri": result_uri(bucket, spec.result_key),
         "stats": stats.to_dict() if hasattr(stats, "to_dict") else {},
+        "catalogue": catalogue,
     }
+
+
+async def _write(lines: bytes, encoder: GzipNDJSONEncoder, writer: MultipartWriter,
+                 build: catalogue_job.CatalogueBuild) -> None:
+    if lines:
+        # The builder gets the lines first: it works on the other core meanwhile.
+        await build.feed(lines)
+        await writer.write(encoder.encode_lines(lines))
+
+
+async def _catalogue(spec: ParseSpec, s3: Any, build: catalogue_job.CatalogueBuild,
+                     stream_s: float) -> dict[str, Any]:
+    """Finish, upload (data, then index) and diff the run's catalogue."""
+    bucket = spec.settings.results_bucket
+    marks = [time.monotonic()]
+    index = await build.finish()
+    marks.append(time.monotonic())
+    await catalogue_job.upload(s3, bucket, spec.job_id, build, index)
+    marks.append(time.monotonic())
+    changes = None
+    if spec.previous_run and spec.previous_run != spec.run_id:
+        changes = await catalogue_job.diff_runs(s3, bucket, spec.job_id, spec.previous_run,
+                                                build, index)
+    marks.append(time.monotonic())
+    # Where a run's time goes (logged with parse_end): the catalogue's cost is watched.
+    timings = {"stream_s": stream_s, "finish_s": marks[1] - marks[0],
+               "upload_s": marks[2] - marks[1], "diff_s": marks[3] - marks[2]}
+    return {"run_id": spec.run_id, "items": index["items"], "groups": len(index["groups"]),
+            "changes": changes, "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
 def _die_with_parent() -> None:

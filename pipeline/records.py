@@ -68,6 +68,8 @@ class ParseEvent(faust.Record, serializer="json"):
     duration_s: float = 0.0
     error: dict[str, Any] | None = None
     transient: bool = False
+    # On `done`: {"run_id", "items", "groups", "changes"} of the run's catalogue.
+    catalogue: dict[str, Any] | None = None
 
 
 class ParseResult(faust.Record, serializer="json"):
@@ -81,6 +83,20 @@ class ParseResult(faust.Record, serializer="json"):
     duration_s: float = 0.0
     error: dict[str, Any] | None = None
     run_id: str = ""
+
+
+class CatalogueChanges(faust.Record, serializer="json"):
+    """A finished run's catalogue summary (topic `playlist.catalogue.changes`, key job_id);
+    ``since_run`` is empty and the counts zero when there was no earlier run to diff."""
+
+    job_id: str
+    run_id: str
+    items: int = 0
+    since_run: str = ""
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    at: float = 0.0
 
 
 class MediaUploaded(faust.Record, serializer="json"):
@@ -164,6 +180,11 @@ class PlaylistJob(faust.Record, serializer="json"):
     duration_s: float = 0.0
     request_id: str = ""
     callback_url: str = ""  # webhook target of this job's outcome (docs/events.md)
+    # The run whose catalogue is served, the runs whose objects are kept (oldest
+    # first), and the changes of that run against the one before it.
+    catalogue_run: str = ""
+    catalogue_runs: list[str] | None = None
+    changes: dict[str, Any] | None = None
 
 
 class MediaJob(faust.Record, serializer="json"):

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(1, ge=1)
     topic_parse_requests: str = "playlist.parse.requests"
     topic_parse_results: str = "playlist.parse.results"
+    topic_catalogue_changes: str = "playlist.catalogue.changes"
     topic_media_uploads: str = "media.uploads"
     topic_prewarm_results: str = "media.prewarm.results"
 
@@ -114,6 +115,9 @@ class Settings(BaseSettings):
     parse_max_attempts: int = Field(3, ge=1)
     parse_retry_base_s: float = 2.0
     result_ttl_s: int = 21600
+    # Runs whose objects (result, catalogue, diff) are kept per job: the current
+    # one and the one before it, which the next diff compares against.
+    result_keep_runs: int = Field(2, ge=1)
 
     # --- media prewarm
     prewarm_concurrency: int = Field(5, ge=1)

@@ -203,3 +203,49 @@ class MultipartWriter:
             await self.client.abort_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
         self._upload_id = None
+
+
+async def put_bytes(client: Any, bucket: str, key: str, body: bytes,
+                    content_type: str = "application/octet-stream") -> None:
+    """A small object in one PUT (a catalogue index, a summary)."""
+    with s3_errors(bucket, key):
+        await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+async def get_bytes(client: Any, bucket: str, key: str) -> bytes:
+    """A small object's whole body."""
+    with s3_errors(bucket, key):
+        resp = await client.get_object(Bucket=bucket, Key=key)
+        async with resp["Body"] as body:
+            return bytes(await body.read())
+
+
+async def get_range(client: Any, bucket: str, key: str, offset: int, length: int) -> bytes:
+    """``length`` bytes of an object from ``offset`` (one ranged GET)."""
+    if length <= 0:
+        return b""
+    with s3_errors(bucket, key):
+        resp = await client.get_object(Bucket=bucket, Key=key,
+                                       Range=f"bytes={offset}-{offset + length - 1}")
+        async with resp["Body"] as body:
+            return bytes(await body.read())
+
+
+async def upload_file(client: Any, bucket: str, key: str, path: str,
+                      content_type: str = "application/octet-stream") -> int:
+    """Upload a local file in parts with flat memory; return its size."""
+    writer = MultipartWriter(client, bucket, key, content_type)
+    async with writer:
+        with open(path, "rb") as fileobj:  # a local temp file: 8 MiB reads do not block long
+            while chunk := fileobj.read(PART_SIZE):
+                await writer.write(chunk)
+        await writer.complete()
+    return writer.size
+
+
+async def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
+    """Delete objects one by one (every S3-compatible store has DeleteObject);
+    a missing one is not an error: deletes are idempotent."""
+    for key in keys:
+        with s3_errors(bucket, key):
+            await client.delete_object(Bucket=bucket, Key=key)

@@ -20,7 +20,7 @@ KEYED_SUFFIX = ".keyed"
 @dataclass(frozen=True)
 class TopicNames:
     """The topics: input, re-keyed input, internal run events, results and dead
-    letters per domain."""
+    letters per domain, and the catalogue changes of finished parse runs."""
 
     parse_requests: str
     parse_events: str
@@ -34,6 +34,7 @@ class TopicNames:
     media_keyed: str = ""
     webhooks: str = "pipeline.webhooks"  # webhook attempt outcomes (internal)
     webhooks_dlq: str = "pipeline.webhooks.dlq"  # deliveries given up
+    catalogue_changes: str = "playlist.catalogue.changes"
 
     def all(self) -> list[str]:
         """Every name, in declaration order (for `pipeline topics --create`)."""
@@ -48,6 +49,7 @@ class TopicNames:
             self.prewarm_results: "output", self.media_dlq: "dead letters",
             self.parse_keyed: "internal", self.media_keyed: "internal",
             self.webhooks: "internal", self.webhooks_dlq: "dead letters",
+            self.catalogue_changes: "output",
         }
 
     def events(self) -> list[str]:
@@ -70,4 +72,5 @@ def topic_names(settings: Settings) -> TopicNames:
         prewarm_results=settings.topic_prewarm_results, media_dlq=up + DLQ_SUFFIX,
         parse_keyed=req + KEYED_SUFFIX, media_keyed=up + KEYED_SUFFIX,
         webhooks=settings.topic_webhooks, webhooks_dlq=settings.topic_webhooks + DLQ_SUFFIX,
+        catalogue_changes=settings.topic_catalogue_changes,
     )

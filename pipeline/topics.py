@@ -12,6 +12,7 @@ import faust
 from faust.types import TopicT
 
 from pipeline.records import (
+    CatalogueChanges,
     DeadLetter,
     MediaUploaded,
     ParseEvent,
@@ -45,11 +46,12 @@ class Topics:
     media_keyed: TopicT
     webhooks: TopicT  # webhook attempt outcomes, keyed like the job (agents.webhooks)
     webhooks_dlq: TopicT  # webhook deliveries given up
+    catalogue_changes: TopicT
 
     def outputs(self) -> tuple[TopicT, ...]:
         """The topics only produced to (no agent declares them)."""
         return (self.parse_results, self.parse_dlq, self.prewarm_results, self.media_dlq,
-                self.webhooks_dlq)
+                self.webhooks_dlq, self.catalogue_changes)
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
@@ -87,4 +89,5 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         media_keyed=raw(names.media_keyed),
         webhooks=topic(names.webhooks, WebhookAttempt),
         webhooks_dlq=topic(names.webhooks_dlq, DeadLetter),
+        catalogue_changes=topic(names.catalogue_changes, CatalogueChanges),
     )

@@ -58,6 +58,18 @@ class ResultSummary(ApiModel):
 Timestamp = float | None
 
 
+class CatalogueRun(ApiModel):
+    run_id: str
+    runs: list[str] = Field(description="Runs whose objects are kept, oldest first.")
+
+
+class Changes(ApiModel):
+    since_run: str
+    added: int
+    removed: int
+    changed: int
+
+
 class PlaylistJob(ApiModel):
     """A parse job (`GET /api/playlist/jobs/{job_id}`)."""
 
@@ -76,6 +88,10 @@ class PlaylistJob(ApiModel):
     error: JobError | None
     result: ResultSummary | None
     result_uri: str | None = None
+    catalogue: CatalogueRun | None = Field(
+        None, description="The run whose catalogue is served (a refresh keeps the last one).")
+    changes: Changes | None = Field(
+        None, description="The served run against the one before it; null for a first run.")
     links: Links
 
 
@@ -91,6 +107,46 @@ class PlaylistItem(ApiModel):
     series: dict[str, Any] | None = None
     http: dict[str, Any] | None = None
     attrs: dict[str, Any] | None = None
+
+
+class CatalogueItem(PlaylistItem):
+    """An item read from the catalogue: the parsed item plus its stable `id`."""
+
+    id: str = Field(description="Hex digest of the URL without credentials; `-k` for "
+                                "the k-th repeat of a URL in one run.")
+
+
+class GroupCounts(ApiModel):
+    name: str
+    items: int
+    counts: dict[str, int]
+
+
+class GroupList(ApiModel):
+    """`GET /api/playlist/jobs/{job_id}/groups`."""
+
+    job_id: str
+    run_id: str
+    items: int
+    groups: list[GroupCounts]
+
+
+class ItemPage(ApiModel):
+    """`GET /api/playlist/jobs/{job_id}/items` with a catalogue parameter."""
+
+    job_id: str
+    run_id: str
+    items: list[CatalogueItem]
+    next: str | None = Field(description="Cursor of the next page (valid for this run "
+                                         "only); null at the end.")
+
+
+class ItemAnswer(ApiModel):
+    """`GET /api/playlist/jobs/{job_id}/items/{item_id}`."""
+
+    job_id: str
+    run_id: str
+    item: CatalogueItem
 
 
 Score = Annotated[float, Field(description="Priority: higher runs first.")]

@@ -8,7 +8,10 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 
 from pipeline.api_models.answers import (
     Error,
+    GroupList,
     Health,
+    ItemAnswer,
+    ItemPage,
     MediaAccepted,
     MediaJob,
     MediaQueue,
@@ -45,7 +48,8 @@ class OpenAPI30(GenerateJsonSchema):
 
 REQUESTS: tuple[type[ApiModel], ...] = (ParseRequest, MediaUpload)
 ANSWERS: tuple[type[ApiModel], ...] = (Error, ParseAccepted, PlaylistJob, PlaylistItem,
-                                       MediaAccepted, MediaJob, MediaQueue, Health)
+                                       MediaAccepted, MediaJob, MediaQueue, Health,
+                                       GroupList, ItemPage, ItemAnswer)
 
 
 def openapi_schemas(settings: Settings) -> dict[str, Schema]:

@@ -13,7 +13,8 @@ from pipeline.records import ACTIVE, EventKind, JobStatus, ParseEvent, ParseRequ
 from pipeline.retry import backoff_s
 from pipeline.urls import redact_url
 
-__all__ = ["ACTIVE", "Decision", "apply_event", "cancelled_row", "decide", "job_answer",
+__all__ = ["ACTIVE", "Decision", "apply_event", "cancelled_row", "decide", "dropped_runs",
+           "job_answer",
            "queued_row"]
 
 
@@ -46,11 +47,15 @@ def queued_row(job_id: str, req: ParseRequest, row: PlaylistJob | None,
     return PlaylistJob(
         job_id=job_id, url=req.url, status=JobStatus.QUEUED,
         runs=row.runs if row else 0, created_at=row.created_at if row else now,
-        queued_at=now, request_id=req.request_id, callback_url=req.callback_url)
+        queued_at=now, request_id=req.request_id, callback_url=req.callback_url,
+        # A refresh keeps serving (and later diffs against) the last catalogue.
+        catalogue_run=row.catalogue_run if row else "",
+        catalogue_runs=row.catalogue_runs if row else None,
+        changes=row.changes if row else None)
 
 
 def apply_event(row: PlaylistJob, ev: ParseEvent, *, retry_base_s: float,
-                jitter: float) -> PlaylistJob | None:
+                jitter: float, keep_runs: int = 2) -> PlaylistJob | None:
     """The row after `ev`, or None when the event changes nothing."""
     if ev.kind == EventKind.STARTED:
         # Redelivered after a crash (at-least-once): applying it twice would count twice.
@@ -69,7 +74,8 @@ def apply_event(row: PlaylistJob, ev: ParseEvent, *, retry_base_s: float,
         return row.derive(status=JobStatus.DONE, finished_at=ev.at, error=None, attempt=0,
                           progress_items=ev.items, progress_bytes=ev.bytes,
                           result_items=ev.items, counts=ev.counts, groups=ev.groups,
-                          result_uri=ev.result_uri, duration_s=ev.duration_s)
+                          result_uri=ev.result_uri, duration_s=ev.duration_s,
+                          **_catalogue_fields(row, ev, keep_runs))
     if ev.kind == EventKind.RETRY:
         nb = ev.at + backoff_s(row.attempt, retry_base_s, jitter)
         return row.derive(status=JobStatus.QUEUED, error=ev.error, queued_at=ev.at,
@@ -87,6 +93,24 @@ def cancelled_row(row: PlaylistJob, ev: ParseEvent) -> PlaylistJob:
     """The row of a job cancelled while queued or running (a later submit starts fresh)."""
     return row.derive(status=JobStatus.CANCELLED, finished_at=ev.at, not_before=0.0,
                       error=ev.error or dict(CANCELLED_ERROR))
+
+
+def _catalogue_fields(row: PlaylistJob, ev: ParseEvent, keep_runs: int) -> dict[str, Any]:
+    """The row's catalogue fields after a `done` event: the new run is served,
+    the kept runs are the last ``keep_runs`` (the others' objects may go)."""
+    cat = ev.catalogue or {}
+    run = cat.get("run_id") or ""
+    if not run:  # a run without a catalogue: nothing is served rather than a stale one
+        return {"catalogue_run": "", "changes": None}
+    runs = [r for r in (row.catalogue_runs or []) if r != run] + [run]
+    return {"catalogue_run": run, "catalogue_runs": runs[-max(1, keep_runs):],
+            "changes": cat.get("changes")}
+
+
+def dropped_runs(before: PlaylistJob, after: PlaylistJob) -> list[str]:
+    """Runs whose objects may be deleted now that ``after`` is the row."""
+    kept = set(after.catalogue_runs or [])
+    return [r for r in (before.catalogue_runs or []) if r not in kept]
 
 
 def job_answer(row: PlaylistJob, position: int | None) -> dict[str, Any]:
@@ -111,6 +135,11 @@ def job_answer(row: PlaylistJob, position: int | None) -> dict[str, Any]:
             "duration_s": row.duration_s,
         } if done else None,
         "result_uri": row.result_uri if done else None,
+        "catalogue": {"run_id": row.catalogue_run, "runs": row.catalogue_runs or []}
+        if row.catalogue_run else None,
+        "changes": row.changes if row.catalogue_run else None,
         "links": {"self": f"/api/playlist/jobs/{row.job_id}",
-                  "items": f"/api/playlist/jobs/{row.job_id}/items"},
+                  "items": f"/api/playlist/jobs/{row.job_id}/items",
+                  "groups": f"/api/playlist/jobs/{row.job_id}/groups",
+                  "diff": f"/api/playlist/jobs/{row.job_id}/diff"},
     }

@@ -18,7 +18,7 @@ from typing import Any
 
 from mode import Service
 
-from pipeline import storage
+from pipeline import catalogue_job, storage
 from pipeline.metrics import Metrics
 from pipeline.parse_job import ParseSpec, result_uri
 from pipeline.playlist.pool import Outcome, ParsePool
@@ -120,6 +120,12 @@ class ParseService(Service):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def delete_runs(self, job_id: str, runs: list[str]) -> None:
+        """Delete the objects of runs the job row no longer keeps, in the background."""
+        task = asyncio.ensure_future(catalogue_job.delete_runs(self.settings, job_id, runs))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def resume(self, owned: dict[str, PlaylistJob]) -> None:
         """Rebuild the queue from the queued/running rows this worker owns after a rebalance."""
         for job_id in list(self.queue.waiting) + list(self.queue.running):
@@ -202,7 +208,8 @@ class ParseService(Service):
                                     at=started))
         log.info("parse_start", extra={"job_id": job_id, "run_id": run_id, "attempt": attempt,
                                        "url": redact_url(row.url)})
-        last, spec, reported = [0, 0], ParseSpec(job_id, run_id, row.url, self.settings), False
+        last, reported = [0, 0], False
+        spec = ParseSpec(job_id, run_id, row.url, self.settings, row.catalogue_run)
         try:
             outcome = await self.pool.run(spec, self._progress_relay(job_id, run_id, last))
             reported = True  # from here the agent decides what a late outcome means
@@ -257,9 +264,11 @@ class ParseService(Service):
         await self._emit(ParseEvent(
             kind=EventKind.DONE, job_id=job_id, run_id=run_id, at=now, items=f["items"],
             bytes=f["bytes"], counts=f["counts"], groups=f["groups"],
-            result_uri=f["result_uri"], duration_s=duration))
+            result_uri=f["result_uri"], duration_s=duration, catalogue=f.get("catalogue")))
         log.info("parse_end", extra={"job_id": job_id, "run_id": run_id, "duration_s": duration,
                                      "items": f["items"], "bytes": f["bytes"],
                                      "rss_delta_mb": round(outcome.rss_delta_mb, 1),
-                                     "peak_rss_mb": round(outcome.peak_rss_mb, 1)})
+                                     "peak_rss_mb": round(outcome.peak_rss_mb, 1),
+                                     "catalogue_timings": (f.get("catalogue") or {}).get(
+                                         "timings")})
 

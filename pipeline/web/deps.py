@@ -17,6 +17,7 @@ from pipeline.playlist.service import ParseService
 from pipeline.s3probe import S3Probe
 from pipeline.settings import Settings
 from pipeline.topics import Topics
+from pipeline.web.catalogue_cache import CatalogueCache
 from pipeline.web.documents import Documents
 from pipeline.web.ratelimit import RateLimit
 from pipeline.web.recent import AcceptedUploads, PendingParses
@@ -52,6 +53,7 @@ class WebDeps:
     events: JobEvents = field(init=False)
     documents: Documents = field(init=False)
     streams: StreamLimit = field(init=False)
+    catalogues: CatalogueCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.router = OwnerRouter(self.app, self.settings)
@@ -63,3 +65,4 @@ class WebDeps:
         self.events = JobEvents()
         self.documents = Documents(self.settings, self.parse, self.prewarm)
         self.streams = StreamLimit(self.settings.sse_max_streams_per_client)
+        self.catalogues = CatalogueCache(self.settings)

@@ -41,6 +41,8 @@ ERRORS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "No such job (`not_found`) or result object (`object_not_found`)."),
     409: ("Conflict", "The job ended: a failed or cancelled job has no items (the job's "
                       "code), a done or failed job cannot be cancelled (`job_finished`)."),
+    410: ("RunGone", "The cursor or `since_run` names a run that is no longer served, "
+                     "or the catalogue was deleted (`run_gone`); start again."),
     413: ("PayloadTooLarge", "Body over `PIPELINE_MAX_BODY_BYTES` (`payload_too_large`)."),
     415: ("UnsupportedMediaType", "Body not sent as `Content-Type: application/json` "
                                   "(`unsupported_media_type`)."),
@@ -144,11 +146,57 @@ def playlist_paths() -> dict[str, Any]:
                 **errors(401, 404, 503)},
             tag="playlist", parameters=[job])},
         "/api/playlist/jobs/{job_id}/items": {"get": operation(
-            "getParseItems", "The parsed items, streamed", {
-                "200": answer("One `PlaylistItem` JSON object a line; gzip as is with "
-                              "`Accept-Encoding: gzip`.", {"type": "string"}, NDJSON),
-                **errors(401, 404, 409, 503)},
-            tag="playlist", parameters=[job])},
+            "getParseItems", "The parsed items: streamed, or one catalogue page", {
+                "200": {"description": "Without any of group, type, q, limit, cursor: one "
+                                       "`PlaylistItem` JSON object a line (gzip as is with "
+                                       "`Accept-Encoding: gzip`). With any: an `ItemPage`.",
+                        "content": {**content({"type": "string"}, NDJSON),
+                                    **content(ref("ItemPage"))}},
+                **errors(400, 401, 404, 409, 410, 503)},
+            tag="playlist", parameters=[job, *page_params()])},
+        **catalogue_paths(job),
+    }
+
+
+def query_param(name: str, description: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}
+
+
+def page_params() -> list[Schema]:
+    text = {"type": "string"}
+    return [
+        query_param("group", "Only this group (exact name); unknown: an empty page.", text),
+        query_param("type", "Only this type.", {"type": "string", "enum": [
+            "live", "movie", "series", "other"]}),
+        query_param("q", "Name contains this (case and accents ignored).", text),
+        query_param("limit", "Page size.", {"type": "integer", "minimum": 1,
+                                            "maximum": 500, "default": 100}),
+        query_param("cursor", "`next` of the previous page.", text),
+    ]
+
+
+def catalogue_paths(job: Schema) -> dict[str, Any]:
+    item = path_param("item_id", "The item's stable id.")
+    since = query_param("since_run", "Fail with 410 unless the changes are since this run.",
+                        {"type": "string"})
+    return {
+        "/api/playlist/jobs/{job_id}/groups": {"get": operation(
+            "getCatalogueGroups", "The job's groups with item counts by type", {
+                "200": answer("Groups in playlist order.", ref("GroupList")),
+                **errors(401, 404, 409, 410, 503)},
+            tag="catalogue", parameters=[job])},
+        "/api/playlist/jobs/{job_id}/items/{item_id}": {"get": operation(
+            "getCatalogueItem", "One item of the served run", {
+                "200": answer("The item.", ref("ItemAnswer")),
+                **errors(401, 404, 409, 410, 503)},
+            tag="catalogue", parameters=[job, item])},
+        "/api/playlist/jobs/{job_id}/diff": {"get": operation(
+            "getCatalogueDiff", "The served run's changes against the run before", {
+                "200": answer("One `{change, id, item}` JSON object a line.",
+                              {"type": "string"}, NDJSON),
+                **errors(401, 404, 409, 410, 503)},
+            tag="catalogue", parameters=[job, since])},
     }
 
 

@@ -6,6 +6,7 @@ import faust
 
 from pipeline.web.base import ApiView
 from pipeline.web.cancel import CancelJob, CancelMedia
+from pipeline.web.catalogue import CatalogueItems, JobDiff, JobGroups, JobItem
 from pipeline.web.deliveries import MediaDeliveries, PlaylistDeliveries
 from pipeline.web.deps import WebDeps
 from pipeline.web.dlq import DeadLetters, Redrive
@@ -14,12 +15,16 @@ from pipeline.web.health import Health, MetricsView
 from pipeline.web.limits import apply_server_limits
 from pipeline.web.media import MediaQueue, MediaStatus, SubmitUpload
 from pipeline.web.openapi import OpenAPIView
-from pipeline.web.playlist import JobItems, JobStatus, SubmitParse
+from pipeline.web.playlist import JobStatus, SubmitParse
 
 ROUTES: tuple[tuple[str, type[ApiView]], ...] = (
     ("/api/playlist/parse", SubmitParse),
     ("/api/playlist/jobs/{job_id}", JobStatus),
-    ("/api/playlist/jobs/{job_id}/items", JobItems),
+    # Without a catalogue parameter, /items streams the full NDJSON (docs/catalogue.md).
+    ("/api/playlist/jobs/{job_id}/items", CatalogueItems),
+    ("/api/playlist/jobs/{job_id}/items/{item_id}", JobItem),
+    ("/api/playlist/jobs/{job_id}/groups", JobGroups),
+    ("/api/playlist/jobs/{job_id}/diff", JobDiff),
     ("/api/playlist/jobs/{job_id}/events", PlaylistJobEvents),
     ("/api/playlist/jobs/{job_id}/deliveries", PlaylistDeliveries),
     ("/api/events", AllEvents),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.playlist.rules import Decision, apply_event, decide, queued_row
+from pipeline.playlist.rules import (
+    Decision,
+    apply_event,
+    decide,
+    dropped_runs,
+    job_answer,
+    queued_row,
+)
 from pipeline.records import ParseEvent, ParseRequest, PlaylistJob
 from pipeline.retry import backoff_s
 
@@ -73,3 +80,38 @@ def test_retry_waits_the_shared_backoff_and_failed_is_final() -> None:
 
 def test_backoff_is_capped() -> None:
     assert backoff_s(30, 2.0, 0.0, cap_s=300.0) == 150.0
+
+
+def _done(row: PlaylistJob, run: str, changes: dict | None = None,
+          keep: int = 2) -> PlaylistJob:
+    ev = _ev("done", run, catalogue={"run_id": run, "changes": changes})
+    out = apply_event(row.derive(status="running", run_id=run), ev, retry_base_s=2.0,
+                      jitter=0.5, keep_runs=keep)
+    assert out is not None
+    return out
+
+
+def test_done_serves_the_new_catalogue_and_keeps_the_configured_runs() -> None:
+    row = _done(_row(status="running"), "r1")
+    assert row.catalogue_run == "r1" and row.catalogue_runs == ["r1"] and row.changes is None
+    changes = {"since_run": "r1", "added": 1, "removed": 2, "changed": 3}
+    second = _done(row, "r2", changes)
+    assert second.catalogue_runs == ["r1", "r2"] and second.changes == changes
+    third = _done(second, "r3")
+    assert third.catalogue_runs == ["r2", "r3"]
+    assert dropped_runs(second, third) == ["r1"] and dropped_runs(row, second) == []
+    assert _done(second, "r3", keep=1).catalogue_runs == ["r3"]
+    answer = job_answer(second, None)
+    assert answer["catalogue"] == {"run_id": "r2", "runs": ["r1", "r2"]}
+    assert answer["changes"] == changes
+
+
+def test_a_refresh_keeps_serving_the_last_catalogue() -> None:
+    row = _done(_row(status="running"), "r1")
+    requeued = queued_row(row.job_id, ParseRequest(url=row.url, force=True), row, 5.0)
+    assert requeued.catalogue_run == "r1" and requeued.catalogue_runs == ["r1"]
+    # A done event without a catalogue serves none rather than a stale one.
+    ev = _ev("done", "r2")
+    out = apply_event(requeued.derive(status="running", run_id="r2"), ev, retry_base_s=2.0,
+                      jitter=0.5)
+    assert out is not None and out.catalogue_run == "" and out.catalogue_runs == ["r1"]

@@ -39,4 +39,4 @@ def test_topic_names_follow_the_events_and_dlq_rule() -> None:
     assert names.prewarm_events == settings.topic_media_uploads + ".events"
     assert names.media_dlq == settings.topic_media_uploads + ".dlq"
     assert names.webhooks_dlq == settings.topic_webhooks + ".dlq"
-    assert len(set(names.all())) == 12 and set(names.roles()) == set(names.all())
+    assert len(set(names.all())) == 13 and set(names.roles()) == set(names.all())

@@ -1,0 +1,167 @@
+"""The catalogue side of a parse run: build beside the parse, upload, diff.
+
+The parse child forwards the NDJSON it already produces to a builder process
+(``python -m pipeline.catalogue_job RUN DATA SPILL``) through a pipe, so the
+catalogue writer's per-item work runs on the other core while the child
+parses and uploads (docs/catalogue.md, "In the parse run"). The builder writes
+the data file and prints the index on stdout; the child then uploads the data
+object, then the index (an index that exists always describes a complete data
+object), then diffs against the previous run when there is one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import sys
+import tempfile
+import zlib
+from typing import Any
+
+from pipeline import storage
+from pipeline.catalogue import Catalogue, CatalogueWriter, diff, dump_index, load_index, object_keys
+from pipeline.errors import JobError, ObjectNotFound, PipelineError
+from pipeline.settings import Settings
+
+log = logging.getLogger("pipeline.catalogue")
+
+# Pipe reads of the builder; lines cut at the last line break of each read.
+READ_BYTES = 1 << 20
+
+
+class CatalogueBuild:
+    """A builder process fed NDJSON lines; ``finish()`` returns the index."""
+
+    def __init__(self, run_id: str, workdir: str) -> None:
+        self.run_id, self.workdir = run_id, workdir
+        self.data_path = os.path.join(workdir, "catalogue.data")
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> CatalogueBuild:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pipeline.catalogue_job", self.run_id, self.data_path,
+            self.workdir, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        return self
+
+    async def feed(self, lines: bytes) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        if lines:
+            self.proc.stdin.write(lines)
+            await self.proc.stdin.drain()
+
+    async def finish(self) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.close()
+        out, _ = await self.proc.communicate()
+        if self.proc.returncode != 0:
+            raise JobError(f"catalogue builder exited with {self.proc.returncode}")
+        return load_index(out)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
+
+def _file_reader(path: str) -> Any:
+    fileobj = open(path, "rb")  # noqa: SIM115 - closed by the caller via .close
+
+    async def read_range(offset: int, length: int) -> bytes:
+        fileobj.seek(offset)
+        return fileobj.read(length)
+
+    read_range.close = fileobj.close  # type: ignore[attr-defined]
+    return read_range
+
+
+def s3_reader(client: Any, bucket: str, key: str) -> Any:
+    async def read_range(offset: int, length: int) -> bytes:
+        return await storage.get_range(client, bucket, key, offset, length)
+
+    return read_range
+
+
+async def upload(client: Any, bucket: str, job_id: str, build: CatalogueBuild,
+                 index: dict[str, Any]) -> None:
+    keys = object_keys(job_id, build.run_id)
+    await storage.upload_file(client, bucket, keys["data"], build.data_path)
+    await storage.put_bytes(client, bucket, keys["index"], dump_index(index), "application/json")
+
+
+async def load_catalogue(client: Any, bucket: str, job_id: str, run_id: str) -> Catalogue:
+    keys = object_keys(job_id, run_id)
+    index = load_index(await storage.get_bytes(client, bucket, keys["index"]))
+    return Catalogue(index, s3_reader(client, bucket, keys["data"]))
+
+
+async def diff_runs(client: Any, bucket: str, job_id: str, previous: str,
+                    build: CatalogueBuild, index: dict[str, Any]) -> dict[str, Any] | None:
+    """Counts of the changes since ``previous`` (uploaded as gzip NDJSON), or None
+    when the previous run's catalogue is gone (deleted or never built)."""
+    try:
+        old = await load_catalogue(client, bucket, job_id, previous)
+    except ObjectNotFound:
+        return None
+    new_reader = _file_reader(build.data_path)
+    path = os.path.join(build.workdir, "diff.ndjson.gz")
+    comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+    try:
+        with open(path, "wb") as out:
+            counts = await diff(old, Catalogue(index, new_reader),
+                                lambda line: out.write(comp.compress(line)), build.workdir)
+            out.write(comp.flush())
+    finally:
+        new_reader.close()
+    key = object_keys(job_id, build.run_id)["diff"]
+    await storage.upload_file(client, bucket, key, path, "application/x-ndjson")
+    return {"since_run": previous, **counts}
+
+
+async def delete_runs(settings: Settings, job_id: str, runs: list[str]) -> None:
+    """Delete every object of ``runs`` (retention); failures are logged, not raised:
+    a leftover object costs storage, never a wrong answer."""
+    keys = [key for run in runs for key in object_keys(job_id, run).values()]
+    try:
+        async with storage.open_client(settings) as s3:
+            await storage.delete_keys(s3, settings.results_bucket, keys)
+    except PipelineError as exc:
+        log.warning("catalogue_retention_failed", extra={"job_id": job_id, "runs": runs,
+                                                         "code": exc.code})
+        return
+    log.info("catalogue_runs_deleted", extra={"job_id": job_id, "runs": runs})
+
+
+def build_main(run_id: str, data_path: str, spill_dir: str) -> None:
+    """The builder process: NDJSON on stdin, data file written, index on stdout."""
+    stdin: Any = sys.stdin.buffer  # a BufferedReader: read1 returns what the pipe has
+    rest = b""
+    with open(data_path, "wb") as out, CatalogueWriter(run_id, out, spill_dir) as writer:
+        while chunk := stdin.read1(READ_BYTES):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            writer.add_encoded(data[:cut])
+        if rest:
+            raise SystemExit("catalogue builder: input ends inside a line")
+        index = writer.finish()
+    sys.stdout.buffer.write(dump_index(index))
+
+
+def workdir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="catalogue-")
+
+
+def _die_with_parent() -> None:
+    # A parse child killed by the pool (memory cap, cancel) must not leave its
+    # builder running: the kernel sends SIGKILL when the child goes.
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    _die_with_parent()
+    build_main(*sys.argv[1:4])

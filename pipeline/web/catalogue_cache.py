@@ -1,0 +1,61 @@
+"""Per-worker cache of parsed catalogue indexes and the S3 client the views read with.
+
+A run's objects never change, so an index parsed once serves every later
+request for that run; the bound keeps a worker's memory small (an index is a
+few hundred KB parsed at 850k items).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from typing import Any
+
+from pipeline import storage
+from pipeline.catalogue import Catalogue, load_index, object_keys
+from pipeline.settings import Settings
+
+# Parsed indexes kept per worker (most recently used first out last).
+MAX_INDEXES = 16
+
+
+class CatalogueCache:
+    def __init__(self, settings: Settings, size: int = MAX_INDEXES) -> None:
+        self.settings, self.size = settings, size
+        self._indexes: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Any:
+        """One S3 client per worker, opened on first use (kept for the worker's life)."""
+        async with self._lock:
+            if self._client is None:
+                stack = contextlib.AsyncExitStack()
+                self._client = await stack.enter_async_context(storage.open_client(self.settings))
+                self._stack = stack
+        return self._client
+
+    async def close(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack, self._client = None, None
+
+    async def catalogue(self, job_id: str, run_id: str) -> Catalogue:
+        """The run's catalogue (index cached); ObjectNotFound when its objects are gone."""
+        s3, bucket = await self.client(), self.settings.results_bucket
+        keys = object_keys(job_id, run_id)
+        index = self._indexes.get((job_id, run_id))
+        if index is None:
+            index = load_index(await storage.get_bytes(s3, bucket, keys["index"]))
+            self._indexes[job_id, run_id] = index
+            while len(self._indexes) > self.size:
+                self._indexes.popitem(last=False)
+        else:
+            self._indexes.move_to_end((job_id, run_id))
+
+        async def read_range(offset: int, length: int) -> bytes:
+            return await storage.get_range(s3, bucket, keys["data"], offset, length)
+
+        return Catalogue(index, read_range)
