@@ -156,7 +156,7 @@ def test_cli_topic_names_match_the_app(tmp_path: Path) -> None:
         "worker.topics.media_uploads, worker.topics.prewarm_events, "
         "worker.topics.prewarm_results, worker.topics.media_dlq, "
         "worker.topics.parse_keyed, worker.topics.media_keyed, worker.topics.webhooks, "
-        "worker.topics.webhooks_dlq)], sorted("
+        "worker.topics.webhooks_dlq, worker.topics.catalogue_changes)], sorted("
         "t.changelog_topic.get_topic_name() for t in app.tables.values())]))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
