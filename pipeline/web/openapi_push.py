@@ -10,6 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 SSE = "text/event-stream"
+# One server-sent event as clients (and schemathesis) parse it: `data` is the job
+# document as JSON text.
+SSE_EVENT = {"type": "object", "properties": {
+    "event": {"type": "string"}, "id": {"type": "string"}, "data": {"type": "string"},
+    "retry": {"type": "integer"}}}
 STREAM_DOC = ("`text/event-stream`: events queued, started, progress (at most one a "
               "second), done, failed, cancelled; `data` is the job document, `id` a decimal "
               "sequence number (send it back as `Last-Event-ID` to resume); a comment line "
@@ -25,7 +30,7 @@ def push_paths(operation: Callable[..., dict[str, Any]], answer: Callable[..., d
                "description": "Resume after this event id.", "schema": {"type": "string"}}
     topic = {"name": "topic", "in": "query", "required": True, "description": "Which jobs.",
              "schema": {"type": "string", "enum": ["playlist", "media"]}}
-    stream = answer(STREAM_DOC, {"type": "string"}, SSE)
+    stream = answer(STREAM_DOC, SSE_EVENT, SSE)
     listing = answer("The job's webhook deliveries: webhook_id, state (pending, delivered, "
                      "dead), attempts, next_at, outcomes.", {"type": "object"})
     return {
@@ -46,6 +51,6 @@ def push_paths(operation: Callable[..., dict[str, Any]], answer: Callable[..., d
         "/api/events": {"get": operation(
             "getAllEvents", "Every job event of one topic, from every worker (dashboards)",
             {"200": answer("`text/event-stream` of live events (ids count the events of "
-                           "this connection).", {"type": "string"}, SSE),
+                           "this connection).", SSE_EVENT, SSE),
              **errors(400, 401, 429, 503)}, tag="service", parameters=[topic])},
     }
