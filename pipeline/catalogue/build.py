@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 from array import array
 from bisect import bisect_left, bisect_right
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from pipeline.catalogue.errors import BadCatalogue
 from pipeline.catalogue.fold import fold
@@ -32,8 +32,8 @@ from pipeline.catalogue.layout import (
     gzip_member,
 )
 
-if TYPE_CHECKING:
-    from pipeline.catalogue.writer import CatalogueWriter
+# The writer calls `build(self)`; typed loosely so this module does not import it back.
+CatalogueWriter = Any
 
 _TYPE_NAMES = {b"l": "live", b"m": "movie", b"s": "series", b"o": "other"}
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.catalogue import cursor as cursors
+import pipeline.catalogue.cursor as cursors
 from pipeline.catalogue.errors import BadCatalogue
 from pipeline.catalogue.fold import fold
 from pipeline.catalogue.identity import make_id, parse_id

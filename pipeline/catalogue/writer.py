@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import orjson
 
-from pipeline.catalogue import build
+import pipeline.catalogue.build as build
 from pipeline.catalogue.identity import identity
 from pipeline.catalogue.layout import BUCKETS, ID_RECORD, ITEM_RECORD, TYPE_CODES
 from pipeline.catalogue.spill import ChunkSpill
