@@ -165,9 +165,13 @@ def test_two_workers_route_and_take_over(worker_factory: WorkerFactory, s3_serve
             assert body["result"]["items"] == 40000 + int(jobs[job_id][2:-4])
         s3 = worker_factory.s3.client()
         for job_id in jobs:
-            keys = s3.list_objects_v2(Bucket="pipeline-results",
-                                      Prefix=f"results/{job_id}/").get("Contents", [])
-            assert len(keys) == 1, keys  # one visible result per job
+            keys = [o["Key"] for o in s3.list_objects_v2(
+                Bucket="pipeline-results", Prefix=f"results/{job_id}/").get("Contents", [])]
+            # One visible run per job: its NDJSON result and its catalogue objects only.
+            results = [k for k in keys if k.endswith(".ndjson.gz") and ".diff." not in k]
+            assert len(results) == 1, keys
+            run = results[0].rsplit("/", 1)[1].split(".")[0]
+            assert all(k.rsplit("/", 1)[1].startswith(run + ".") for k in keys), keys
         _check_prewarms(worker_factory, destination, a, run, media, media_of_b)
         # The killed worker comes back and the pair keeps serving.
         b.start()
