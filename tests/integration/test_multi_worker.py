@@ -170,8 +170,8 @@ def test_two_workers_route_and_take_over(worker_factory: WorkerFactory, s3_serve
             # One visible run per job: its NDJSON result and its catalogue objects only.
             results = [k for k in keys if k.endswith(".ndjson.gz") and ".diff." not in k]
             assert len(results) == 1, keys
-            run = results[0].rsplit("/", 1)[1].split(".")[0]
-            assert all(k.rsplit("/", 1)[1].startswith(run + ".") for k in keys), keys
+            kept = results[0].rsplit("/", 1)[1].split(".")[0]
+            assert all(k.rsplit("/", 1)[1].startswith(kept + ".") for k in keys), keys
         _check_prewarms(worker_factory, destination, a, run, media, media_of_b)
         # The killed worker comes back and the pair keeps serving.
         b.start()
