@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline_parse.py
 	$(BIN)/python bench/prewarm.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/catalogue.py
+	$(BIN)/python bench/push.py
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
