@@ -59,8 +59,10 @@ def test_running_job_survives_a_restart_of_the_stack(tmp_path: Path) -> None:
         try:
             body = poll(lambda: _health(env["PIPELINE_WEB_PORT"]), timeout=180, what="stack up")
             assert body["status"] == "ok"
-            text = log.read_text(errors="replace")
-            assert "Apache Kafka ready" in text and "log on disk" in text
+            # The banner follows the worker's readiness: wait for it rather than race it.
+            poll(lambda: all(s in log.read_text(errors="replace")
+                             for s in ("Apache Kafka ready", "log on disk")),
+                 timeout=60, what="the durable Kafka banner")
             req = urllib.request.Request(
                 base + "/api/playlist/parse", method="POST",
                 data=json.dumps({"url": http_base + "/big.m3u"}).encode(),
