@@ -92,9 +92,3 @@ def _raw(value: Any) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
     return str(value).encode()
-
-
-def record_fields(record_type: Any, value: dict[str, Any]) -> dict[str, Any]:
-    """The fields of `value` that `record_type` (a faust.Record) declares."""
-    known = set(record_type._options.fields)
-    return {name: v for name, v in value.items() if name in known}

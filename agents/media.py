@@ -1,13 +1,11 @@
 """Media prewarm agents: upload events make job rows, run events change them.
 
-- `handle_uploads` (media.uploads, any producer, read raw) and `handle_keyed`
-  (its `.keyed` topic) run the intake step (`agents.intake`): a record on its
-  job's partition is deduped or creates a row for this worker's scheduler, any
-  other is re-keyed once, a poison one goes to the DLQ.
+- `handle_uploads` (media.uploads, any producer, read raw) and `handle_keyed` (its
+  `.keyed` topic) run the intake step (`agents.intake`), then dedupe or queue the job.
 - `apply_events` (internal events topic) applies run events to rows (Faust allows
   table writes only inside stream iteration) and publishes final outcomes.
 - After every rebalance the scheduler is rebuilt from the rows this worker owns.
-Rules: `pipeline.media.rules`, `pipeline.media.uploads`; runs: `pipeline.media.service`.
+Rules: `pipeline.media.rules`, `.outcomes`; runs: `pipeline.media.service`.
 """
 
 from __future__ import annotations
@@ -21,10 +19,11 @@ from typing import Any
 
 import faust
 
-from agents.intake import IntakeStep, record_fields
+from agents.intake import IntakeStep
 from pipeline.media import rules as media_rules
+from pipeline.media.outcomes import published
 from pipeline.media.service import PrewarmService
-from pipeline.records import FINAL, DeadLetter, EventKind, JobStatus, MediaJob, PrewarmResult
+from pipeline.records import EventKind, JobStatus, PrewarmEvent
 from pipeline.settings import Settings
 from pipeline.topics import Topics
 
@@ -62,16 +61,7 @@ def register(app: faust.App, deps: MediaAgents) -> None:
     @app.agent(deps.topics.prewarm_events, name="agents.media.apply_events")
     async def apply_events(stream: Any) -> None:
         async for media_id, event in stream.items():
-            s = deps.settings
-            updated = media_rules.apply_event(
-                deps.jobs.get(media_id), event, weights=s.score,
-                max_attempts=s.prewarm_max_attempts, retry_base_s=s.prewarm_retry_base_s,
-                jitter=random.random(), next_run_id=new_run_id())
-            if updated is not None:
-                deps.jobs[media_id] = updated
-                if event.kind == EventKind.CANCELLED:
-                    deps.prewarm.scheduler.cancel(media_id)
-                await _announce(deps, updated)
+            await apply_run_event(deps, media_id, event)
 
     async def resume_owned_jobs(sender: Any, *args: Any, **kwargs: Any) -> None:
         """Rebuild the queue from the queued/running rows of the partitions owned now.
@@ -97,40 +87,34 @@ async def take_upload(deps: MediaAgents, event: Any) -> None:
 
 def apply_upload(deps: MediaAgents, fields: dict[str, Any], now: float) -> None:
     """Dedupe, or create the job row and schedule it."""
-    row = deps.jobs.get(fields["media_id"])
-    replay = fields.pop("replay")
-    force = fields.pop("force") or (replay and row is not None and row.status == JobStatus.DONE)
-    if row is not None and not media_rules.upload_starts_job(row, force):
-        log.info("upload_deduplicated", extra={"media_id": row.media_id, "status": row.status})
+    old = deps.jobs.get(fields["media_id"])
+    row = media_rules.admit(old, fields, now=now, weights=deps.settings.score,
+                            run_id=new_run_id())
+    if row is None:
+        log.info("upload_deduplicated", extra={"media_id": fields["media_id"],
+                                               "status": old.status if old else None})
         return
-    row = MediaJob(**record_fields(MediaJob, fields), status=JobStatus.QUEUED,
-                   run_id=new_run_id(), created_at=now)
-    row = row.derive(score=media_rules.current_score(row, now, deps.settings.score))
     deps.jobs[row.media_id] = row
     deps.prewarm.scheduler.submit(row)
     log.info("prewarm_queued", extra={"media_id": row.media_id, "score": row.score,
                                       "kind": row.kind, "size": row.size})
 
 
-async def _announce(deps: MediaAgents, row: MediaJob) -> None:
-    """Tell the scheduler about retries; publish final outcomes."""
-    if row.status == JobStatus.QUEUED:
+async def apply_run_event(deps: MediaAgents, media_id: str, event: PrewarmEvent) -> None:
+    """Apply one run event to the job's row; tell the scheduler; publish final outcomes."""
+    s = deps.settings
+    row = media_rules.apply_event(
+        deps.jobs.get(media_id), event, weights=s.score, max_attempts=s.prewarm_max_attempts,
+        retry_base_s=s.prewarm_retry_base_s, jitter=random.random(), next_run_id=new_run_id())
+    if row is None:
+        return
+    deps.jobs[media_id] = row
+    if event.kind == EventKind.CANCELLED:
+        deps.prewarm.scheduler.cancel(media_id)
+    if row.status == JobStatus.QUEUED:  # a retry
         deps.prewarm.scheduler.submit(row)
-        return
-    if row.status not in FINAL:
-        return
-    await deps.topics.prewarm_results.send(key=row.media_id, value=PrewarmResult(
-        media_id=row.media_id, status=row.status, score=row.score, attempts=row.attempts,
-        duration_s=row.duration_s, destination_ref=row.destination_ref, error=row.error))
-    if row.status == JobStatus.FAILED:
-        await deps.topics.media_dlq.send(key=row.media_id, value=DeadLetter(
-            key=row.media_id, reason={**(row.error or {}), "attempts": row.attempts},
-            attempts=row.attempts, payload=media_rules.dead_letter_payload(row),
-            at=row.finished_at or time.time(), request=_upload_request(row)))
-
-
-def _upload_request(row: MediaJob) -> dict[str, Any]:
-    """The upload event that re-runs a failed job (`pipeline dlq redrive`)."""
-    names = ("media_id", "bucket", "key", "size", "kind", "content_type", "uploaded_at",
-             "destination")
-    return {name: getattr(row, name) for name in names}
+    out = published(row, time.time())
+    for topic, value in ((deps.topics.prewarm_results, out.result),
+                         (deps.topics.media_dlq, out.dead_letter)):
+        if value is not None:
+            await topic.send(key=media_id, value=value)

@@ -20,26 +20,11 @@ from typing import Any
 
 import faust
 
-from agents.intake import IntakeStep, record_fields
-from pipeline.playlist.rules import (
-    ACTIVE,
-    Decision,
-    apply_event,
-    decide,
-    dropped_runs,
-    queued_row,
-)
+from agents.intake import IntakeStep
+from pipeline.playlist.outcomes import published
+from pipeline.playlist.rules import ACTIVE, Decision, applies_to, apply_event, decide, queued_row
 from pipeline.playlist.service import ParseService
-from pipeline.records import (
-    CatalogueChanges,
-    DeadLetter,
-    EventKind,
-    JobStatus,
-    ParseEvent,
-    ParseRequest,
-    ParseResult,
-    PlaylistJob,
-)
+from pipeline.records import ParseEvent, ParseRequest, PlaylistJob, record_fields
 from pipeline.settings import Settings
 from pipeline.topics import Topics
 from pipeline.urls import redact_url
@@ -108,53 +93,19 @@ def apply_request(deps: ParseAgents, job_id: str, req: ParseRequest, now: float)
 
 
 async def apply_run_event(deps: ParseAgents, job_id: str, event: ParseEvent) -> None:
-    """Apply one run event to the job's row; publish final outcomes."""
+    """Apply one run event to the job's row; publish what it announces."""
     row: PlaylistJob | None = deps.jobs.get(job_id)
-    if row is not None and event.kind == EventKind.DONE and row.status == JobStatus.CANCELLED:
-        deps.service.discard_result(event.result_uri)  # a run that finished as it was cancelled
-    # A cancel stops whichever run is current (a retry may have started one meanwhile).
-    unbound = (EventKind.STARTED, EventKind.CANCELLED)
-    if row is None or (event.kind not in unbound and event.run_id != row.run_id):
-        return  # an event of a superseded run
-    updated = apply_event(row, event, retry_base_s=deps.settings.parse_retry_base_s,
-                          jitter=random.random(), keep_runs=deps.settings.result_keep_runs)
-    if updated is None and event.kind == EventKind.STARTED and row.status not in ACTIVE:
-        deps.service.cancel_run(job_id, event.run_id)  # the job finished meanwhile
+    updated = None
+    if row is not None and applies_to(row, event):
+        updated = apply_event(row, event, retry_base_s=deps.settings.parse_retry_base_s,
+                              jitter=random.random(), keep_runs=deps.settings.result_keep_runs)
     if updated is not None:
         deps.jobs[job_id] = updated
-        if event.kind == EventKind.CANCELLED:
-            deps.service.cancel_job(job_id)
-        await _announce(deps, updated, event)
-        if event.kind == EventKind.DONE:
-            await _catalogue_done(deps, row, updated, event)
-
-
-async def _catalogue_done(deps: ParseAgents, before: PlaylistJob, row: PlaylistJob,
-                          ev: ParseEvent) -> None:
-    """Publish the run's change summary; delete the runs the row no longer keeps
-    (only now: the row already points at the new run)."""
-    if row.catalogue_run:
-        changes = row.changes or {}
-        await deps.topics.catalogue_changes.send(key=row.job_id, value=CatalogueChanges(
-            job_id=row.job_id, run_id=row.catalogue_run, items=row.result_items,
-            since_run=changes.get("since_run", ""), added=changes.get("added", 0),
-            removed=changes.get("removed", 0), changed=changes.get("changed", 0), at=ev.at))
-    dropped = dropped_runs(before, row)
-    if dropped:
-        deps.service.delete_runs(row.job_id, dropped)
-
-
-async def _announce(deps: ParseAgents, row: PlaylistJob, ev: ParseEvent) -> None:
-    if ev.kind == EventKind.RETRY:
-        deps.service.enqueue(row.job_id, row.queued_at, row.not_before)
-    if ev.kind not in (EventKind.DONE, EventKind.FAILED, EventKind.CANCELLED):
-        return
-    await deps.topics.parse_results.send(key=row.job_id, value=ParseResult(
-        job_id=row.job_id, status=row.status, items=row.result_items, counts=row.counts,
-        result_uri=row.result_uri, duration_s=row.duration_s, error=row.error,
-        run_id=row.run_id))
-    if ev.kind == EventKind.FAILED and ev.transient:
-        await deps.topics.parse_dlq.send(key=row.job_id, value=DeadLetter(
-            key=row.job_id, reason=row.error or {}, attempts=row.attempt,
-            payload={"url": redact_url(row.url), "run_id": row.run_id}, at=ev.at,
-            request={"url": row.url, "client": "redrive"}))
+    deps.service.follow(row, updated, event)
+    if updated is not None:
+        out = published(updated, event)
+        for topic, value in ((deps.topics.parse_results, out.result),
+                             (deps.topics.parse_dlq, out.dead_letter),
+                             (deps.topics.catalogue_changes, out.changes)):
+            if value is not None:
+                await topic.send(key=job_id, value=value)

@@ -237,3 +237,9 @@ class WebhookDeliveries(faust.Record, serializer="json"):
 
     key: str
     items: list[dict[str, Any]]
+
+
+def record_fields(record_type: Any, value: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `value` that `record_type` (a faust.Record) declares."""
+    known = set(record_type._options.fields)
+    return {name: v for name, v in value.items() if name in known}

@@ -13,7 +13,14 @@ from pipeline.api_models import MediaUpload, validate
 from pipeline.errors import URLRefused
 from pipeline.media.score import Weights, score
 from pipeline.media.targets import Policy, resolve
-from pipeline.records import ACTIVE, EventKind, JobStatus, MediaJob, PrewarmEvent
+from pipeline.records import (
+    ACTIVE,
+    EventKind,
+    JobStatus,
+    MediaJob,
+    PrewarmEvent,
+    record_fields,
+)
 from pipeline.redaction import redact
 from pipeline.retry import backoff_s
 
@@ -45,6 +52,22 @@ def check_destination(url: str, *, default: str, allowed: Iterable[str],
 def upload_starts_job(row: MediaJob | None, force: bool) -> bool:
     """True when an upload event (re)queues the job; False when it is a duplicate."""
     return row is None or force or row.status not in DEDUPED
+
+
+def admit(row: MediaJob | None, fields: dict[str, Any], *, now: float, weights: Weights,
+          run_id: str) -> MediaJob | None:
+    """The queued row an upload event creates, or None when it is a duplicate of `row`.
+
+    `fields` are a checked upload event's (`validate_upload`) with `replay`/`force`;
+    a replayed upload re-runs a job that is done.
+    """
+    replay, force = fields.get("replay", False), fields.get("force", False)
+    force = force or (replay and row is not None and row.status == JobStatus.DONE)
+    if row is not None and not upload_starts_job(row, force):
+        return None
+    new = MediaJob(**record_fields(MediaJob, fields), status=JobStatus.QUEUED, run_id=run_id,
+                   created_at=now)
+    return new.derive(score=current_score(new, now, weights))
 
 
 def job_time(row: MediaJob) -> float:

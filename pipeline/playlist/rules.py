@@ -13,9 +13,16 @@ from pipeline.records import ACTIVE, EventKind, JobStatus, ParseEvent, ParseRequ
 from pipeline.retry import backoff_s
 from pipeline.urls import redact_url
 
-__all__ = ["ACTIVE", "Decision", "apply_event", "cancelled_row", "decide", "dropped_runs",
-           "job_answer",
-           "queued_row"]
+__all__ = ["ACTIVE", "Decision", "applies_to", "apply_event", "cancelled_row", "decide",
+           "dropped_runs", "job_answer", "queued_row"]
+
+# Events that apply to whichever run is current; others only to their own run.
+UNBOUND_EVENTS = (EventKind.STARTED, EventKind.CANCELLED)
+
+
+def applies_to(row: PlaylistJob | None, ev: ParseEvent) -> bool:
+    """False for an event of a job without a row, or of a superseded run."""
+    return row is not None and (ev.kind in UNBOUND_EVENTS or ev.run_id == row.run_id)
 
 
 class Decision(StrEnum):

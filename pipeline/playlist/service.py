@@ -23,6 +23,7 @@ from pipeline.metrics import Metrics
 from pipeline.parse_job import ParseSpec, result_uri
 from pipeline.playlist.pool import Outcome, ParsePool
 from pipeline.playlist.queue import ParseQueue
+from pipeline.playlist.rules import dropped_runs
 from pipeline.records import ACTIVE, EventKind, JobStatus, ParseEvent, PlaylistJob
 from pipeline.settings import Settings
 from pipeline.urls import redact_url
@@ -125,6 +126,27 @@ class ParseService(Service):
         task = asyncio.ensure_future(catalogue_job.delete_runs(self.settings, job_id, runs))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def follow(self, before: PlaylistJob | None, after: PlaylistJob | None,
+               ev: ParseEvent) -> None:
+        """This worker's side of a run event the events agent applied (`after` is the
+        row it wrote, None when the event changed nothing)."""
+        if before is not None and ev.kind == EventKind.DONE \
+                and before.status == JobStatus.CANCELLED:
+            self.discard_result(ev.result_uri)  # a run that finished as it was cancelled
+        if after is None:
+            if before is not None and ev.kind == EventKind.STARTED \
+                    and before.status not in ACTIVE:
+                self.cancel_run(before.job_id, ev.run_id)  # the job finished meanwhile
+            return
+        if ev.kind == EventKind.CANCELLED:
+            self.cancel_job(after.job_id)
+        elif ev.kind == EventKind.RETRY:
+            self.enqueue(after.job_id, after.queued_at, after.not_before)
+        elif ev.kind == EventKind.DONE and before is not None:
+            dropped = dropped_runs(before, after)
+            if dropped:
+                self.delete_runs(after.job_id, dropped)
 
     def resume(self, owned: dict[str, PlaylistJob]) -> None:
         """Rebuild the queue from the queued/running rows this worker owns after a rebalance."""
