@@ -26,6 +26,10 @@ class BrokerProbe:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings, self.metrics = settings, metrics
         self.last_ok = 0.0
+        # Brokers in the last metadata answer, and the most ever seen: fewer live than
+        # seen means a broker of the cluster is down (still served by the others).
+        self.brokers_live = 0
+        self.brokers_seen = 0
         self._client: AIOKafkaClient | None = None
         self._bootstrapped = False
 
@@ -43,11 +47,25 @@ class BrokerProbe:
             if not self._bootstrapped:
                 await asyncio.wait_for(self._client.bootstrap(), timeout=3)
                 self._bootstrapped = True
-            await asyncio.wait_for(self._client.fetch_all_metadata(), timeout=3)
+            metadata = await asyncio.wait_for(self._client.fetch_all_metadata(), timeout=3)
+            self._count_brokers(len(metadata.brokers()))
             self.last_ok = time.monotonic()
         except Exception as exc:  # any failure means "not reachable right now"
             log.debug("broker_probe_failed", extra={"error": str(exc)})
         self.metrics.broker_up.set(1 if self.ok else 0)
+
+    @property
+    def brokers_missing(self) -> int:
+        """Brokers seen earlier that the cluster's metadata no longer lists."""
+        return max(0, self.brokers_seen - self.brokers_live)
+
+    def _count_brokers(self, live: int) -> None:
+        if live < self.brokers_live:
+            log.warning("broker_lost", extra={"live": live, "seen": self.brokers_seen})
+        elif live > self.brokers_live and self.brokers_live:
+            log.info("broker_joined", extra={"live": live, "seen": self.brokers_seen})
+        self.brokers_live, self.brokers_seen = live, max(self.brokers_seen, live)
+        self.metrics.brokers_live.set(live)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -21,6 +21,8 @@ class Metrics:
         ProcessCollector(registry=reg, namespace="pipeline")
         self.up = Gauge("pipeline_up", "1 while the worker runs", registry=reg)
         self.broker_up = Gauge("pipeline_broker_up", "1 when the broker answers", registry=reg)
+        self.brokers_live = Gauge("pipeline_brokers_live",
+                                  "Brokers in the cluster's last metadata answer", registry=reg)
         self.http_requests = Counter(
             "pipeline_http_requests_total", "API requests", ["route", "status"], registry=reg)
         # Intake of the input topics (pipeline.intake): applied, rekeyed or dead_letter

@@ -215,12 +215,21 @@ class Memory(ApiModel):
     rss_mb: float
 
 
+class Brokers(ApiModel):
+    live: int = Field(description="Brokers in the cluster's last metadata answer.")
+    missing: int = Field(description="Brokers seen earlier by this worker and listed no "
+                                     "more (a cluster member down; the others serve).")
+
+
 class Health(ApiModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded` with 503 when the broker or S3 is unreachable; `degraded` "
+                    "with 200 when a broker of a cluster is down but the others serve.")
     s3: bool = Field(description="Object storage reachable (cached probe).")
     uptime_s: float
     memory: Memory
     broker: bool
+    brokers: Brokers
     queues: Queues
 
 

@@ -21,17 +21,20 @@ class Health(ApiView):
     async def get(self, request: Request) -> Response:
         deps = self.deps
         s3_ok = await deps.s3_probe.check()
-        healthy = deps.probe.ok and s3_ok  # degraded when either is unreachable
+        serving = deps.probe.ok and s3_ok  # 503 when either is unreachable
+        # A broker of a cluster down while the others serve: degraded, still serving.
+        missing = deps.probe.brokers_missing if deps.probe.ok else 0
         body = {
-            "status": "ok" if healthy else "degraded",
+            "status": "ok" if serving and not missing else "degraded",
             "s3": s3_ok,
             "uptime_s": round(time.monotonic() - deps.started, 1),
             "memory": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)},
             "broker": deps.probe.ok,
+            "brokers": {"live": deps.probe.brokers_live, "missing": missing},
             "queues": {"parse": {"waiting": 0, "active": 0},
                        "prewarm": {"waiting": 0, "active": 0}} | deps.queue_figures(),
         }
-        return self.json(body, status=200 if healthy else 503)
+        return self.json(body, status=200 if serving else 503)
 
 
 class MetricsView(ApiView):

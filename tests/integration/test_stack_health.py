@@ -13,6 +13,7 @@ def test_health_reports_broker_and_queues(worker_factory: WorkerFactory) -> None
     status, body = worker.request("GET", "/health")
     assert status == 200
     assert body["status"] == "ok" and body["broker"] is True
+    assert body["brokers"] == {"live": 1, "missing": 0}  # Tansu: one broker
     assert set(body["queues"]) >= {"parse", "prewarm"}
     assert body["memory"]["rss_mb"] > 0
 

@@ -1,9 +1,10 @@
 """Broker failover: 3 KRaft nodes, topics at RF 3 and min.insync.replicas 2.
 
 SIGKILL the broker leading the request topic's partition 0 while parses and
-prewarms run: every accepted job reaches a final status exactly once, and a
-job submitted after the kill completes; the pause is measured and printed.
-Then the broker is started again and rejoins.
+prewarms run: /health turns `degraded` (still 200), every accepted job reaches
+a final status exactly once, and a job submitted after the kill completes; the
+pause is measured and printed. Then the broker is started again, rejoins, and
+/health is `ok` again.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def _final(worker: Worker, path: str) -> dict | None:
     return body if status == 200 and body.get("status") in ("done", "failed") else None
 
 
+def _health(worker: Worker, status: str) -> dict | None:
+    """/health's body when it answers 200 with `status` (a lost broker of a cluster
+    degrades the worker without taking it out of service)."""
+    code, body = worker.request("GET", "/health")
+    return body if code == 200 and body.get("status") == status else None
+
+
 def _submit(worker: Worker, url: str) -> str:
     def accepted() -> str | None:
         status, body = worker.request("POST", "/api/playlist/parse", {"url": url})
@@ -85,6 +93,9 @@ def test_leader_broker_sigkill_loses_nothing(workers3: KafkaWorkerFactory) -> No
         victim = cluster.nodes[_leader(cluster, workers3.topic("parse_requests")) - 1]
         cluster.kill_node(victim)
         killed_at = time.monotonic()
+        degraded = poll(lambda: _health(worker, "degraded"), timeout=60,
+                        what="/health degraded after the broker died")
+        assert degraded["brokers"] == {"live": 2, "missing": 1}, degraded
         probe = _submit(worker, f"{base}/f{N_PARSES}.m3u")
         accepted_after = time.monotonic() - killed_at
         poll(lambda: _final(worker, f"/api/playlist/jobs/{probe}"), timeout=180,
@@ -109,4 +120,5 @@ def test_leader_broker_sigkill_loses_nothing(workers3: KafkaWorkerFactory) -> No
               f"{accepted_after:.1f} s, a new job done after {pause:.1f} s")
 
         cluster.start_node(victim)  # rejoins; the worker keeps going
-        assert worker.request("GET", "/health")[1]["status"] == "ok"
+        healed = poll(lambda: _health(worker, "ok"), timeout=60, what="/health ok again")
+        assert healed["brokers"] == {"live": 3, "missing": 0}, healed
