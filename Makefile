@@ -6,6 +6,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint lock unit integration kafka bench clean
 
+# Test processes (pytest-xdist). Integration tests mostly wait on workers and
+# brokers, so 4 keeps a 2-core machine busy; tests sharing a costly fixture run
+# in one process (`XDIST_GROUPS` in tests/conftest.py). `make test PYTEST_WORKERS=0`
+# runs everything in one process.
+PYTEST_WORKERS ?= 4
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -31,16 +38,16 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 unit: $(STAMP)
 	$(BIN)/pytest -m "not integration"
 
 integration: $(STAMP)
-	$(BIN)/pytest -m "integration and not kafka"
+	$(BIN)/pytest $(XDIST) -m "integration and not kafka"
 
 kafka: $(STAMP)
-	$(BIN)/pytest -m kafka
+	$(BIN)/pytest $(XDIST) -m kafka
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py

@@ -28,10 +28,36 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_READY_S = 60
 
 
+# Modules whose tests share a module- or session-scoped fixture that is costly
+# to build (a Kafka cluster, a running worker): under pytest-xdist
+# (`--dist loadgroup`) each group runs on one xdist worker, so it is built once.
+# The single-node Kafka cluster is session-scoped: a group per module costs one
+# cluster (~20 s of start-up) per xdist worker running it, one group for all
+# would put ~7 minutes of tests on one xdist worker.
+XDIST_GROUPS = {
+    "tests/kafka_integration/test_kafka_failover.py": "kafka-3-nodes",
+    "tests/kafka_integration/test_kafka_flow.py": "kafka-a",
+    "tests/kafka_integration/test_kafka_recovery.py": "kafka-a",
+    "tests/kafka_integration/test_kafka_tools.py": "kafka-b",
+    "tests/integration/test_intake.py": "intake",
+}
+
+
+def _xdist_group(path: str) -> str | None:
+    rel = Path(path).resolve().relative_to(ROOT).as_posix()
+    for prefix, group in XDIST_GROUPS.items():
+        if rel.startswith(prefix):
+            return group
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+        group = _xdist_group(str(item.fspath))
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
