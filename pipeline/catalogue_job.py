@@ -1,9 +1,10 @@
 """The catalogue side of a parse run: build beside the parse, upload, diff.
 
-The parse child forwards the NDJSON it already produces to a builder process
-(``python -m pipeline.catalogue_job RUN DATA SPILL``) through a pipe, so the
-catalogue writer's per-item work runs on the other core while the child
-parses and uploads (docs/catalogue.md, "In the parse run"). The builder writes
+The parse child forwards the NDJSON it already produces, with the parser's
+catalogue fields of each line, to a builder process (``python -m
+pipeline.catalogue_job RUN DATA SPILL``) through a pipe, so the catalogue
+writer's per-item work runs on the other core while the child parses and
+uploads (docs/catalogue.md, "In the parse run"). The builder writes
 the data file and prints the index on stdout; the child then uploads the data
 object, then the index (an index that exists always describes a complete data
 object), then diffs against the previous run when there is one.
@@ -16,6 +17,7 @@ import ctypes
 import logging
 import os
 import signal
+import struct
 import sys
 import tempfile
 import zlib
@@ -28,12 +30,13 @@ from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline.catalogue")
 
-# Pipe reads of the builder; lines cut at the last line break of each read.
-READ_BYTES = 1 << 20
+# A frame on the builder's stdin: the byte lengths of the NDJSON lines and of their
+# catalogue fields (M3UParser.take_fields), then those two.
+FRAME = struct.Struct("<II")
 
 
 class CatalogueBuild:
-    """A builder process fed NDJSON lines; ``finish()`` returns the index."""
+    """A builder process fed NDJSON lines and their fields; ``finish()`` returns the index."""
 
     def __init__(self, run_id: str, workdir: str) -> None:
         self.run_id, self.workdir = run_id, workdir
@@ -46,10 +49,11 @@ class CatalogueBuild:
             self.workdir, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         return self
 
-    async def feed(self, lines: bytes) -> None:
+    async def feed(self, lines: bytes, fields: bytes) -> None:
+        """Send NDJSON lines and their catalogue fields (``M3UParser.take_fields``)."""
         assert self.proc is not None and self.proc.stdin is not None
         if lines:
-            self.proc.stdin.write(lines)
+            self.proc.stdin.writelines((FRAME.pack(len(lines), len(fields)), lines, fields))
             await self.proc.stdin.drain()
 
     async def finish(self) -> dict[str, Any]:
@@ -133,18 +137,21 @@ async def delete_runs(settings: Settings, job_id: str, runs: list[str]) -> None:
     log.info("catalogue_runs_deleted", extra={"job_id": job_id, "runs": runs})
 
 
+def read_frames(stdin: Any) -> Any:
+    """``(lines, fields)`` of each frame on a binary stream, until its end."""
+    while head := stdin.read(FRAME.size):
+        sizes = FRAME.unpack(head) if len(head) == FRAME.size else (0, 0)
+        lines, fields = stdin.read(sizes[0]), stdin.read(sizes[1])
+        if not lines or len(lines) != sizes[0] or len(fields) != sizes[1]:
+            raise SystemExit("catalogue builder: input ends inside a frame")
+        yield lines, fields
+
+
 def build_main(run_id: str, data_path: str, spill_dir: str) -> None:
-    """The builder process: NDJSON on stdin, data file written, index on stdout."""
-    stdin: Any = sys.stdin.buffer  # a BufferedReader: read1 returns what the pipe has
-    rest = b""
+    """The builder process: frames on stdin, data file written, index on stdout."""
     with open(data_path, "wb") as out, CatalogueWriter(run_id, out, spill_dir) as writer:
-        while chunk := stdin.read1(READ_BYTES):
-            data = rest + chunk
-            cut = data.rfind(b"\n") + 1
-            rest = data[cut:]
-            writer.add_encoded(data[:cut])
-        if rest:
-            raise SystemExit("catalogue builder: input ends inside a line")
+        for lines, fields in read_frames(sys.stdin.buffer):
+            writer.add_fields(lines, fields)
         index = writer.finish()
     sys.stdout.buffer.write(dump_index(index))
 

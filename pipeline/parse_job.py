@@ -77,7 +77,7 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
     settings = spec.settings
     policy = AddressPolicy.from_settings(settings)
     limits = FetchLimits.from_settings(settings)
-    parser = M3UParser()
+    parser = M3UParser(fields=True)  # the catalogue builder's fields of each line
     info = FetchInfo()
     progress = _Progress(conn)
     encoder = GzipNDJSONEncoder(GZIP_LEVEL)
@@ -92,9 +92,9 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
                 async with writer:
                     async for chunk in fetch_stream(session, spec.url, limits, policy, info):
                         # NDJSON mode: most entries become lines without an item dict.
-                        await _write(parser.feed_ndjson(chunk), encoder, writer, build)
+                        await _write(parser, parser.feed_ndjson(chunk), encoder, writer, build)
                         progress.maybe_send(parser.stats.items, info.bytes)
-                    await _write(parser.close_ndjson(), encoder, writer, build)
+                    await _write(parser, parser.close_ndjson(), encoder, writer, build)
                     await writer.write(encoder.finish())
                     await writer.complete()
                 catalogue = await _catalogue(spec, s3, build, time.monotonic() - started)
@@ -112,11 +112,12 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
     }
 
 
-async def _write(lines: bytes, encoder: GzipNDJSONEncoder, writer: MultipartWriter,
-                 build: catalogue_job.CatalogueBuild) -> None:
+async def _write(parser: M3UParser, lines: bytes, encoder: GzipNDJSONEncoder,
+                 writer: MultipartWriter, build: catalogue_job.CatalogueBuild) -> None:
+    fields = parser.take_fields()
     if lines:
         # The builder gets the lines first: it works on the other core meanwhile.
-        await build.feed(lines)
+        await build.feed(lines, fields)
         await writer.write(encoder.encode_lines(lines))
 
 

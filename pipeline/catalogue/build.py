@@ -3,12 +3,14 @@
 1. Identity buckets, one at a time: sort the bucket's records by identity
    digest (stable, so repeats of a URL stay in playlist order), number the
    repeats (the ``-k`` of their ids) and write the bucket as one member.
-2. Groups in first-seen order: read the group's spilled chunks back, give
-   repeated URLs their ``-k`` suffix, cut blocks of BLOCK_ITEMS items and
-   write each block and its folded names as members.
-3. Append the name section (kept in a temporary file until then).
+2. Groups in first-seen order: copy the blocks the writer sealed (rewriting
+   the rare one that holds a repeated URL: its repeat table was not known
+   yet), then make the group's last, open block, and write each block's item
+   member; the name members go to a temporary file.
+3. Append the name section.
 
-Memory: one bucket, one chunk and the repeat list (8 bytes per repeated URL).
+Memory: one bucket, one group's sealed members or open block, and the repeat
+list (8 bytes per repeated URL).
 """
 
 from __future__ import annotations
@@ -16,26 +18,25 @@ from __future__ import annotations
 import tempfile
 from array import array
 from bisect import bisect_left, bisect_right
+from operator import itemgetter
 from typing import IO, Any
 
-from pipeline.catalogue.errors import BadCatalogue
-from pipeline.catalogue.fold import fold
+from pipeline.catalogue.blocks import NO_REPEATS, Block, make_block, repeat_table
 from pipeline.catalogue.layout import (
     BLOCK_ITEMS,
     BUCKETS,
     FORMAT,
     ID_RECORD,
     ITEM_RECORD,
-    REPEAT,
-    REPEAT_COUNT,
-    TYPE_BITS,
+    gunzip,
     gzip_member,
 )
 
 # The writer calls `build(self)`; typed loosely so this module does not import it back.
 CatalogueWriter = Any
 
-_TYPE_NAMES = {b"l": "live", b"m": "movie", b"s": "series", b"o": "other"}
+_DIGEST = itemgetter(slice(0, 8))
+_SEQ = itemgetter(slice(12, 16))
 
 
 class _Out:
@@ -58,96 +59,75 @@ def _id_section(writer: CatalogueWriter, out: _Out) -> tuple[list[list[int]], ar
         data = b"".join(chunk[0] for chunk in writer.ids.chunks(bucket))
         writer.ids.release(bucket)
         recs = [data[i : i + size] for i in range(0, len(data), size)]
-        digests = [rec[:8] for rec in recs]
-        order = sorted(range(len(recs)), key=digests.__getitem__)
+        recs.sort(key=_DIGEST)  # stable: repeats of a URL stay in playlist order
+        digests = list(map(_DIGEST, recs))
         if len(set(digests)) != len(recs):
             previous, k = b"", 0
-            for i in order:
-                k = k + 1 if digests[i] == previous else 0
-                previous = digests[i]
+            for digest, rec in zip(digests, recs, strict=True):
+                k = k + 1 if digest == previous else 0
+                previous = digest
                 if k:
-                    repeats.append((int.from_bytes(recs[i][12:16], "little"), k))
-        table.append(out.write(gzip_member(b"".join([recs[i] for i in order]))))
+                    repeats.append((int.from_bytes(_SEQ(rec), "little"), k))
+        table.append(out.write(gzip_member(b"".join(recs))))
     repeats.sort()
     return table, array("I", [s for s, _ in repeats]), array("I", [k for _, k in repeats])
 
 
-class _Blocks:
-    """Cuts a group's items into blocks and writes each block's two members.
+class _Groups:
+    """Writes each group's blocks: item members to the output, name members to
+    ``names`` (a temporary file appended to the output at the end)."""
 
-    Item member: the repeat table (count, then (index, repeat number) pairs),
-    one ITEM_RECORD per item, then the NDJSON lines. Name member: the type
-    codes (1 byte per item), then the folded names joined by line breaks.
-    """
-
-    def __init__(self, out: _Out, names: IO[bytes], seqs: array, ks: array) -> None:
-        self.out, self.names, self.name_offset = out, names, 0
+    def __init__(self, writer: CatalogueWriter, out: _Out, names: IO[bytes], seqs: array,
+                 ks: array) -> None:  # fmt: skip
+        self.writer, self.out, self.names, self.name_offset = writer, out, names, 0
         self.seqs, self.ks = seqs, ks
         self.table: list[list[int]] = []
 
-    def repeat_table(self, records: bytes) -> bytes:
-        """The block's (index, repeat number) pairs for repeated URLs."""
-        size = ITEM_RECORD.size
-        first = int.from_bytes(records[8:12], "little")
-        last = int.from_bytes(records[len(records) - size + 8 : len(records) - size + 12], "little")
-        lo, hi = bisect_left(self.seqs, first), bisect_right(self.seqs, last)
-        if lo >= hi:
-            return REPEAT_COUNT.pack(0)
-        where = {seq: i for i, (_d, seq, _c) in enumerate(ITEM_RECORD.iter_unpack(records))}
-        pairs = [(where[self.seqs[j]], self.ks[j]) for j in range(lo, hi)
-                 if self.seqs[j] in where]  # fmt: skip
-        return REPEAT_COUNT.pack(len(pairs)) + b"".join(REPEAT.pack(*p) for p in pairs)
+    def _write(self, item: bytes, names: bytes, block: Block) -> None:
+        member = self.out.write(item)
+        self.names.write(names)
+        self.table.append([*member, self.name_offset, len(names), block.mask, block.items])
+        self.name_offset += len(names)
 
-    def emit(self, lines: list[bytes], names: list[bytes], records: bytes,
-             counts: dict[str, int]) -> None:  # fmt: skip
-        types = records[ITEM_RECORD.size - 1 :: ITEM_RECORD.size]
-        mask = 0
-        for code, bit in TYPE_BITS.items():
-            n = types.count(code)
-            if n:
-                mask |= bit
-                counts[_TYPE_NAMES[code]] = counts.get(_TYPE_NAMES[code], 0) + n
-        body = self.repeat_table(records) + records + b"\n".join(lines) + b"\n"
-        member = self.out.write(gzip_member(body))
-        text = fold(b"\n".join(names).decode("utf-8", "surrogatepass"))
-        folded = gzip_member(types + text.encode("utf-8", "surrogatepass"))
-        self.names.write(folded)
-        self.table.append([*member, self.name_offset, len(folded), mask, len(lines)])
-        self.name_offset += len(folded)
+    def _repeats_in(self, block: Block) -> bool:
+        lo = bisect_left(self.seqs, block.first_seq)
+        return lo < bisect_right(self.seqs, block.last_seq)
 
-    def group(self, writer: CatalogueWriter, gno: int) -> dict[str, Any]:
-        first, start, size = len(self.table), self.out.offset, ITEM_RECORD.size
-        counts: dict[str, int] = {}
-        lines: list[bytes] = []
-        names: list[bytes] = []
-        records = b""
-        for chunk in writer.groups.chunks(gno):
-            more, more_names = chunk[0].split(b"\n")[:-1], chunk[1].split(b"\n")[:-1]
-            if not len(more) == len(more_names) == len(chunk[2]) // size:
-                raise BadCatalogue("group spill parts do not line up (a name with a line break?)")
-            lines += more
-            names += more_names
-            records += chunk[2]
-            cut = len(lines) - len(lines) % BLOCK_ITEMS
-            for i in range(0, cut, BLOCK_ITEMS):
-                self.emit(lines[i : i + BLOCK_ITEMS], names[i : i + BLOCK_ITEMS],
-                          records[i * size : (i + BLOCK_ITEMS) * size], counts)  # fmt: skip
-            del lines[:cut], names[:cut]
-            records = records[cut * size :]
-        if lines:
-            self.emit(lines, names, records, counts)
-        writer.groups.release(gno)
+    def _sealed(self, gno: int) -> None:
+        parts = self.writer.sealed.take(gno)
+        items, names = b"".join([p[0] for p in parts]), b"".join([p[1] for p in parts])
+        at = name_at = 0
+        for block, length, name_length in self.writer.sealed_blocks[gno]:
+            item = items[at : at + length]
+            if self._repeats_in(block):
+                body = gunzip(item)[len(NO_REPEATS) :]
+                table = repeat_table(body[: block.items * ITEM_RECORD.size], self.seqs, self.ks)
+                if table != NO_REPEATS:
+                    item = gzip_member(table + body)
+            self._write(item, names[name_at : name_at + name_length], block)
+            at, name_at = at + length, name_at + name_length
+
+    def group(self, gno: int) -> dict[str, Any]:
+        writer = self.writer
+        first, start = len(self.table), self.out.offset
+        self._sealed(gno)
+        open_block = writer.groups.take(gno)
+        if open_block.records:
+            table = repeat_table(open_block.records, self.seqs, self.ks)
+            block = make_block(open_block, table, writer.type_counts[gno])
+            self._write(block.item, block.names, block)
         return {"name": writer.group_names[gno], "items": writer.group_counts[gno],
-                "counts": counts, "first_block": first, "blocks": len(self.table) - first,
-                "offset": start, "length": self.out.offset - start}  # fmt: skip
+                "counts": writer.type_counts[gno], "first_block": first,
+                "blocks": len(self.table) - first, "offset": start,
+                "length": self.out.offset - start}  # fmt: skip
 
 
 def build(writer: CatalogueWriter) -> dict[str, Any]:
     out = _Out(writer.out)
     ids, seqs, ks = _id_section(writer, out)
     with tempfile.TemporaryFile(dir=writer.spill_dir) as names:
-        blocks = _Blocks(out, names, seqs, ks)
-        groups = [blocks.group(writer, gno) for gno in range(len(writer.group_names))]
+        blocks = _Groups(writer, out, names, seqs, ks)
+        groups = [blocks.group(gno) for gno in range(len(writer.group_names))]
         names.seek(0)
         base = out.offset
         while data := names.read(1 << 20):

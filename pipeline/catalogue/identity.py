@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # Query keys that carry credentials (compared lower-cased, after unquoting).
@@ -93,6 +94,60 @@ def identity(url: str) -> str:
     if isinstance(entry, str):
         return entry + tail
     return (entry[0] if _SHORT_TAIL_RE.fullmatch(tail, 1) else entry[1]) + tail
+
+
+# The same cache for UTF-8 URLs: prefix -> a digest state of the stripped prefix
+# and "/" (a pair of them for the short form, by tail), or False (not cacheable).
+Hasher = Any
+_byte_prefixes: dict[bytes, Hasher | tuple[Hasher, Hasher] | bool] = {}
+_SHORT_TAIL_BYTES = re.compile(rb"\d+(?:\.[A-Za-z0-9]{1,8})?")
+
+
+def _byte_entry(prefix: bytes) -> Hasher | tuple[Hasher, Hasher] | bool:
+    """``_prefix_entry`` for ``identity_digests``, only for prefixes the fast path of
+    ``identity`` takes whatever the tail: non-empty, no ``?`` or ``#``, no leading
+    space, not ending in ``/`` or ``:``."""
+    text = prefix.decode("utf-8", "surrogatepass")
+    if not text or text[-1] in "/:" or "?" in text or "#" in text or text != text.lstrip():
+        return False
+    entry = _prefix_entry(text)
+    if entry is None:
+        return False
+    states = [hashlib.blake2b((part + "/").encode("utf-8", "surrogatepass"), digest_size=8)
+              for part in ((entry,) if isinstance(entry, str) else entry)]  # fmt: skip
+    return states[0] if len(states) == 1 else (states[0], states[1])
+
+
+def identity_digests(urls: list[bytes]) -> list[bytes]:
+    """``identity_digest`` of each UTF-8 URL (the catalogue writer's hot loop).
+
+    A URL whose prefix is cached and whose last segment has no ``?``/``#`` and
+    ends in a printable ASCII character (``strip`` would keep it) is its stripped
+    prefix plus that segment, as in ``identity``: the digest continues a copy of
+    the prefix's digest state. Any other URL takes ``identity``.
+    """
+    out: list[bytes] = []
+    append, get = out.append, _byte_prefixes.get
+    for url in urls:
+        prefix, _, tail = url.rpartition(b"/")
+        entry = get(prefix)
+        if entry is None:
+            if len(_byte_prefixes) >= _PREFIX_CACHE_MAX:
+                _byte_prefixes.clear()
+            entry = _byte_prefixes[prefix] = _byte_entry(prefix)
+        if entry and b"?" not in tail and b"#" not in tail \
+                and (not tail or 32 < tail[-1] < 127):  # fmt: skip
+            if entry.__class__ is tuple:
+                if not tail.isascii():  # a str \d also takes other scripts' digits
+                    append(identity_digest(url.decode("utf-8", "surrogatepass")))
+                    continue
+                entry = entry[0] if _SHORT_TAIL_BYTES.fullmatch(tail) else entry[1]
+            state = entry.copy()
+            state.update(tail)
+            append(state.digest())
+        else:
+            append(identity_digest(url.decode("utf-8", "surrogatepass")))
+    return out
 
 
 def digest(data: bytes) -> bytes:

@@ -43,6 +43,8 @@ def _load_isal() -> Any:
 
 
 _ISAL = _load_isal()
+# CRC-32 of the content records: ISA-L's gives the same values, several times faster.
+crc32 = _ISAL.crc32 if _ISAL is not None else zlib.crc32
 
 
 def gzip_member(data: bytes, level: int = GZIP_LEVEL) -> bytes:

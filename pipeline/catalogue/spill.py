@@ -11,7 +11,7 @@ item count.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -40,19 +40,24 @@ class ChunkSpill:
             ((sum(len(b) for b in bufs), key) for key, bufs in enumerate(self.buffers)),
             reverse=True,
         )
-        self._file.seek(self._end)
         for size, key in sizes:
             if self.pending <= self.budget // 2 or not size:
                 break
             bufs = self.buffers[key]
-            for buf in bufs:
-                self._file.write(buf)
-            self._chunks[key].append((self._end, tuple(len(b) for b in bufs)))
-            self._end += size
-            self.spilled += size
+            self.write_chunk(key, bufs)
             self.pending -= size
             for buf in bufs:
                 del buf[:]
+
+    def write_chunk(self, key: int, parts: Sequence[bytes | bytearray]) -> None:
+        """Append a chunk of ``key`` to the file (its parts back to back)."""
+        self._file.seek(self._end)
+        for part in parts:
+            self._file.write(part)
+        lengths = tuple(len(part) for part in parts)
+        self._chunks[key].append((self._end, lengths))
+        self._end += sum(lengths)
+        self.spilled += sum(lengths)
 
     def chunks(self, key: int) -> Iterator[tuple[bytes, ...]]:
         """The key's data in write order, as ``parts``-tuples (spilled, then buffered)."""
@@ -63,6 +68,13 @@ class ChunkSpill:
         if any(bufs):
             yield tuple(bytes(b) for b in bufs)
 
+    def take(self, key: int) -> list[tuple[bytes, ...]]:
+        """The key's data so far (as ``chunks``); the key then starts over empty."""
+        out = list(self.chunks(key))
+        self.release(key)
+        self._chunks[key] = []
+        return out
+
     def release(self, key: int) -> None:
         """Drop a key's memory once it has been read back."""
         self.pending -= sum(len(b) for b in self.buffers[key])
@@ -71,3 +83,4 @@ class ChunkSpill:
 
     def close(self) -> None:
         self._file.close()
+

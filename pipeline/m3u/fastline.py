@@ -45,14 +45,36 @@ def _tvg(tid: str, tname: str, tlogo: str) -> str:
     return f',"tvg":{{{",".join(fields)}}}' if fields else ""
 
 
+# Ends each catalogue field: JSON escapes it, so a fast-path field never holds it.
+FIELD_END = "\x00"
+# The catalogue's one-letter type codes (pipeline.catalogue.layout.TYPE_CODES; "o": other).
+TYPE_CODES = {"live": "l", "movie": "m", "series": "s"}
+
+
+def item_fields(item: Item) -> str:
+    """An item's catalogue fields: group, name, url and type code, each ending in
+    FIELD_END; all four empty when one holds FIELD_END (the catalogue writer
+    then decodes the item's line)."""
+    group, name, code = item.get("group") or "", item.get("name") or "", \
+        TYPE_CODES.get(item.get("type"), "o")  # fmt: skip
+    text = f"{group}\0{name}\0{item['url']}\0{code}\0"
+    return text if text.count(FIELD_END) == 4 else "\0\0\0\0"
+
+
 class LineWriter:
-    """Formats entries as NDJSON lines and counts their types and groups."""
+    """Formats entries as NDJSON lines and counts their types and groups.
 
-    __slots__ = ("groups", "kinds")
+    With ``fields``, it also keeps each line's catalogue fields for
+    ``take_fields`` (what the catalogue writer needs of an item, so it does not
+    parse the line again: docs/catalogue.md, "In the parse run").
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("fields", "groups", "kinds")
+
+    def __init__(self, fields: bool = False) -> None:
         self.kinds = dict.fromkeys(TYPES, 0)
         self.groups: set[str] = set()
+        self.fields: list[str] | None = [] if fields else None
 
     def fast(self, extinf: str, url: str) -> str | None:
         """The line of an Xtream-shape entry with no directives, or None."""
@@ -82,6 +104,8 @@ class LineWriter:
             group_part = f',"group":"{group}"'
         else:
             group_part = ""
+        if self.fields is not None:  # no escapes in this block: no FIELD_END either
+            self.fields.append(f"{group}\0{name}\0{url}\0{TYPE_CODES[kind]}\0")
         return (
             f'{{"name":"{name}","url":"{url}","type":"{kind}"{group_part},"duration":-1{tvg}'
             f'{series},"attrs":{{"tvg-id":"{tid}","tvg-name":"{tname}","tvg-logo":"{tlogo}",'
@@ -102,7 +126,20 @@ class LineWriter:
         group = item.get("group")
         if group is not None:
             self.groups.add(group)
-        return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE).decode()
+        line = orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE).decode()
+        if self.fields is not None:
+            self.fields.append(item_fields(item))
+        return line
+
+    def take_fields(self) -> bytes:
+        """The catalogue fields of the lines made since the last call, in line order:
+        group, name, url and type code of each, every field followed by FIELD_END
+        (UTF-8)."""
+        if not self.fields:
+            return b""
+        data = "".join(self.fields).encode()
+        self.fields.clear()
+        return data
 
     def flush(self, stats: ParseStats) -> None:
         """Add the counts so far to ``stats`` and start over."""

@@ -32,7 +32,8 @@ class M3UParser:
     ``#EXTM3U`` attributes and ``stats`` the counters. A body that is not a
     playlist raises ``pipeline.errors.NotAPlaylist`` from ``feed`` or
     ``close`` within its first ``sniff_bytes``; ``sniff=False`` skips that
-    check (and the BOM) for input that continues a checked body.
+    check (and the BOM) for input that continues a checked body. With
+    ``fields``, ``take_fields`` gives the catalogue fields of the NDJSON lines.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class M3UParser:
         sniff_bytes: int = SNIFF_BYTES,
         *,
         sniff: bool = True,
+        fields: bool = False,
     ) -> None:
         if max_line_bytes < 1:
             raise ValueError("max_line_bytes must be positive")
@@ -58,7 +60,7 @@ class M3UParser:
         self._pending: str | None = None
         self._extra: Extra | None = None
         self._closed = False
-        self._lines = LineWriter()
+        self._lines = LineWriter(fields)
         self._writer: LineWriter | None = None  # set: feed_ndjson() is running
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[Item]:
@@ -78,6 +80,11 @@ class M3UParser:
         out = self._feed_any(chunk)
         self._lines.flush(self.stats)
         return "".join(out).encode()
+
+    def take_fields(self) -> bytes:
+        """The catalogue fields of the lines ``feed_ndjson``/``close_ndjson`` returned
+        since the last call (``LineWriter.take_fields``); needs ``fields=True``."""
+        return self._lines.take_fields()
 
     def close(self) -> list[Item]:
         """Flush the last line (which may lack a line end); return its item.
