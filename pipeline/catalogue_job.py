@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -21,7 +22,8 @@ import struct
 import sys
 import tempfile
 import zlib
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from pipeline import storage
 from pipeline.catalogue import Catalogue, CatalogueWriter, diff, dump_index, load_index, object_keys
@@ -137,11 +139,11 @@ async def delete_runs(settings: Settings, job_id: str, runs: list[str]) -> None:
     log.info("catalogue_runs_deleted", extra={"job_id": job_id, "runs": runs})
 
 
-def read_frames(stdin: Any) -> Any:
+def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
     """``(lines, fields)`` of each frame on a binary stream, until its end."""
-    while head := stdin.read(FRAME.size):
+    while head := stream.read(FRAME.size):
         sizes = FRAME.unpack(head) if len(head) == FRAME.size else (0, 0)
-        lines, fields = stdin.read(sizes[0]), stdin.read(sizes[1])
+        lines, fields = stream.read(sizes[0]), stream.read(sizes[1])
         if not lines or len(lines) != sizes[0] or len(fields) != sizes[1]:
             raise SystemExit("catalogue builder: input ends inside a frame")
         yield lines, fields
@@ -149,6 +151,9 @@ def read_frames(stdin: Any) -> Any:
 
 def build_main(run_id: str, data_path: str, spill_dir: str) -> None:
     """The builder process: frames on stdin, data file written, index on stdout."""
+    # The writer makes no reference cycles: the cyclic GC would only scan its many
+    # young objects again and again (about a tenth of the builder's time).
+    gc.disable()
     with open(data_path, "wb") as out, CatalogueWriter(run_id, out, spill_dir) as writer:
         for lines, fields in read_frames(sys.stdin.buffer):
             writer.add_fields(lines, fields)

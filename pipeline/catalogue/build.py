@@ -18,6 +18,7 @@ from __future__ import annotations
 import tempfile
 from array import array
 from bisect import bisect_left, bisect_right
+from itertools import groupby
 from operator import itemgetter
 from typing import IO, Any
 
@@ -36,7 +37,10 @@ from pipeline.catalogue.layout import (
 CatalogueWriter = Any
 
 _DIGEST = itemgetter(slice(0, 8))
-_SEQ = itemgetter(slice(12, 16))
+
+
+def _seq(record: bytes) -> int:
+    return int.from_bytes(record[12:16], "little")
 
 
 class _Out:
@@ -51,24 +55,30 @@ class _Out:
         return [start, len(data)]
 
 
+def _sorted_bucket(data: bytes, repeats: list[tuple[int, int]]) -> bytes:
+    """A bucket's records sorted by identity digest, repeats of a URL in playlist
+    order; each repeat's (seq, k) is added to ``repeats``."""
+    size = ID_RECORD.size
+    recs = [data[i : i + size] for i in range(0, len(data), size)]
+    recs.sort()  # whole records: by digest, then content CRC (repeats reordered below)
+    digests = list(map(_DIGEST, recs))
+    if len(set(digests)) == len(recs):
+        return b"".join(recs)
+    ordered: list[bytes] = []
+    for _digest, run in groupby(recs, key=_DIGEST):
+        same = sorted(run, key=_seq)  # the bucket was in playlist order: so is a run now
+        repeats += [(_seq(rec), k) for k, rec in enumerate(same) if k]
+        ordered += same
+    return b"".join(ordered)
+
+
 def _id_section(writer: CatalogueWriter, out: _Out) -> tuple[list[list[int]], array, array]:
     table: list[list[int]] = []
     repeats: list[tuple[int, int]] = []
-    size = ID_RECORD.size
     for bucket in range(BUCKETS):
         data = b"".join(chunk[0] for chunk in writer.ids.chunks(bucket))
         writer.ids.release(bucket)
-        recs = [data[i : i + size] for i in range(0, len(data), size)]
-        recs.sort(key=_DIGEST)  # stable: repeats of a URL stay in playlist order
-        digests = list(map(_DIGEST, recs))
-        if len(set(digests)) != len(recs):
-            previous, k = b"", 0
-            for digest, rec in zip(digests, recs, strict=True):
-                k = k + 1 if digest == previous else 0
-                previous = digest
-                if k:
-                    repeats.append((int.from_bytes(_SEQ(rec), "little"), k))
-        table.append(out.write(gzip_member(b"".join(recs))))
+        table.append(out.write(gzip_member(_sorted_bucket(data, repeats))))
     repeats.sort()
     return table, array("I", [s for s, _ in repeats]), array("I", [k for _, k in repeats])
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # Query keys that carry credentials (compared lower-cased, after unquoting).
@@ -97,25 +96,34 @@ def identity(url: str) -> str:
 
 
 # The same cache for UTF-8 URLs: prefix -> a digest state of the stripped prefix
-# and "/" (a pair of them for the short form, by tail), or False (not cacheable).
-Hasher = Any
-_byte_prefixes: dict[bytes, Hasher | tuple[Hasher, Hasher] | bool] = {}
+# and "/" (a pair of them for the short form, by tail), or None (not cacheable).
+Entry = hashlib.blake2b | tuple[hashlib.blake2b, hashlib.blake2b] | None
+_byte_prefixes: dict[bytes, Entry] = {}
 _SHORT_TAIL_BYTES = re.compile(rb"\d+(?:\.[A-Za-z0-9]{1,8})?")
 
 
-def _byte_entry(prefix: bytes) -> Hasher | tuple[Hasher, Hasher] | bool:
-    """``_prefix_entry`` for ``identity_digests``, only for prefixes the fast path of
-    ``identity`` takes whatever the tail: non-empty, no ``?`` or ``#``, no leading
-    space, not ending in ``/`` or ``:``."""
+def _state(stripped: str) -> hashlib.blake2b:
+    return hashlib.blake2b((stripped + "/").encode("utf-8", "surrogatepass"), digest_size=8)
+
+
+def _byte_entry(prefix: bytes) -> Entry:
+    """``_prefix_entry`` for ``identity_digests``, cached; only for prefixes the
+    fast path of ``identity`` takes whatever the tail: non-empty, no ``?`` or
+    ``#``, no leading space, not ending in ``/`` or ``:``."""
+    if len(_byte_prefixes) >= _PREFIX_CACHE_MAX:
+        _byte_prefixes.clear()
     text = prefix.decode("utf-8", "surrogatepass")
-    if not text or text[-1] in "/:" or "?" in text or "#" in text or text != text.lstrip():
-        return False
-    entry = _prefix_entry(text)
-    if entry is None:
-        return False
-    states = [hashlib.blake2b((part + "/").encode("utf-8", "surrogatepass"), digest_size=8)
-              for part in ((entry,) if isinstance(entry, str) else entry)]  # fmt: skip
-    return states[0] if len(states) == 1 else (states[0], states[1])
+    entry = None
+    if text and text[-1] not in "/:" and "?" not in text and "#" not in text \
+            and text == text.lstrip():  # fmt: skip
+        entry = _prefix_entry(text)
+    cached: Entry = None
+    if isinstance(entry, str):
+        cached = _state(entry)
+    elif entry is not None:
+        cached = _state(entry[0]), _state(entry[1])
+    _byte_prefixes[prefix] = cached
+    return cached
 
 
 def identity_digests(urls: list[bytes]) -> list[bytes]:
@@ -123,7 +131,7 @@ def identity_digests(urls: list[bytes]) -> list[bytes]:
 
     A URL whose prefix is cached and whose last segment has no ``?``/``#`` and
     ends in a printable ASCII character (``strip`` would keep it) is its stripped
-    prefix plus that segment, as in ``identity``: the digest continues a copy of
+    prefix plus that segment, as in ``identity``: its digest continues a copy of
     the prefix's digest state. Any other URL takes ``identity``.
     """
     out: list[bytes] = []
@@ -131,13 +139,11 @@ def identity_digests(urls: list[bytes]) -> list[bytes]:
     for url in urls:
         prefix, _, tail = url.rpartition(b"/")
         entry = get(prefix)
-        if entry is None:
-            if len(_byte_prefixes) >= _PREFIX_CACHE_MAX:
-                _byte_prefixes.clear()
-            entry = _byte_prefixes[prefix] = _byte_entry(prefix)
-        if entry and b"?" not in tail and b"#" not in tail \
+        if entry is None and prefix not in _byte_prefixes:
+            entry = _byte_entry(prefix)
+        if entry is not None and b"?" not in tail and b"#" not in tail \
                 and (not tail or 32 < tail[-1] < 127):  # fmt: skip
-            if entry.__class__ is tuple:
+            if isinstance(entry, tuple):
                 if not tail.isascii():  # a str \d also takes other scripts' digits
                     append(identity_digest(url.decode("utf-8", "surrogatepass")))
                     continue

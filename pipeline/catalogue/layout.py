@@ -43,8 +43,9 @@ def _load_isal() -> Any:
 
 
 _ISAL = _load_isal()
-# CRC-32 of the content records: ISA-L's gives the same values, several times faster.
-crc32 = _ISAL.crc32 if _ISAL is not None else zlib.crc32
+# zlib's interface: ISA-L's when installed (same formats and CRC values, several times faster).
+ZLIB: Any = _ISAL if _ISAL is not None else zlib
+crc32 = ZLIB.crc32
 
 
 def gzip_member(data: bytes, level: int = GZIP_LEVEL) -> bytes:

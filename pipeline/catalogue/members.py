@@ -19,25 +19,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any
 
-from pipeline.catalogue.layout import GZIP_LEVEL, gzip_member
+from pipeline.catalogue.layout import GZIP_LEVEL, ZLIB, crc32, gzip_member
 
 # No file name, no modification time, OS unknown.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _TRAILER = struct.Struct("<II")
-
-
-def _load_isal() -> Any:
-    try:
-        from isal import isal_zlib
-    except ImportError:  # pragma: no cover - optional speed-up
-        return None
-    return isal_zlib
-
-
-_ZLIB: Any = _load_isal() or zlib
-crc32 = _ZLIB.crc32
 
 
 def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:  # pragma: no cover - old ISA-L
@@ -47,14 +34,14 @@ def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:  # pragma: no cover 
     return zlib.crc32(zeros, crc1) ^ zlib.crc32(zeros) ^ crc2
 
 
-crc32_combine = getattr(_ZLIB, "crc32_combine", _crc32_combine)
+crc32_combine = getattr(ZLIB, "crc32_combine", _crc32_combine)
 
 
 def deflate(data: bytes, final: bool) -> bytes:
     """Raw deflate of ``data``: the last run of a stream (``final``) or a run
     that ends byte-aligned so another may follow."""
-    comp = _ZLIB.compressobj(GZIP_LEVEL, _ZLIB.DEFLATED, -15)
-    return comp.compress(data) + comp.flush(_ZLIB.Z_FINISH if final else _ZLIB.Z_SYNC_FLUSH)
+    comp = ZLIB.compressobj(GZIP_LEVEL, ZLIB.DEFLATED, -15)
+    return comp.compress(data) + comp.flush(ZLIB.Z_FINISH if final else ZLIB.Z_SYNC_FLUSH)
 
 
 def member(head: bytes, segments: bytes, segments_crc: int, segments_len: int,

@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from pipeline.catalogue.layout import ITEM_RECORD
-from pipeline.catalogue.members import crc32, deflate
+from pipeline.catalogue.layout import ITEM_RECORD, crc32
+from pipeline.catalogue.members import deflate
 from pipeline.catalogue.spill import ChunkSpill
 
 _NL = b"\n"

@@ -174,7 +174,7 @@ class CatalogueWriter:
             ID_RECORD.pack  # fmt: skip
         last = BLOCK_ITEMS - 1
         for gno, line, name, fx, ident, crc, seq in zip(gnos, lines, names, fixed, idents,
-                                                        crcs, seqs):  # fmt: skip
+                                                        crcs, seqs, strict=True):  # fmt: skip
             pos = counts[gno]
             counts[gno] = pos + 1
             line_list, name_list, fixed_list = lists[gno]

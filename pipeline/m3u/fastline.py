@@ -56,7 +56,7 @@ def item_fields(item: Item) -> str:
     FIELD_END; all four empty when one holds FIELD_END (the catalogue writer
     then decodes the item's line)."""
     group, name, code = item.get("group") or "", item.get("name") or "", \
-        TYPE_CODES.get(item.get("type"), "o")  # fmt: skip
+        TYPE_CODES.get(item["type"], "o")  # fmt: skip
     text = f"{group}\0{name}\0{item['url']}\0{code}\0"
     return text if text.count(FIELD_END) == 4 else "\0\0\0\0"
 
