@@ -5,9 +5,11 @@ bare parse + NDJSON encode and, separately, the catalogue writer's share;
 then pages, searches and item reads over a local file; then writes a second
 version of the playlist (~1% removed, changed and added) and diffs the two.
 
-    python bench/catalogue_lib.py [--items 850000] [--tracemalloc | --process]
+    python bench/catalogue_lib.py [--items 850000] [--tracemalloc | --process | --builder]
 
-Prints the figures and writes ``bench/results/catalogue_lib.json``.
+Prints the figures and writes ``bench/results/catalogue_lib.json``. ``--builder``
+only measures the parse child's share (NDJSON mode, with and without the
+catalogue fields) and the CPU of the builder process fed those frames.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import multiprocessing
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 from gen_playlist import VERSION, generate  # noqa: E402
 
 from pipeline.catalogue import Catalogue, CatalogueWriter, diff, dump_index, load_index  # noqa: E402
-from pipeline.m3u import parse_file  # noqa: E402
+from pipeline.catalogue_job import FRAME  # noqa: E402
+from pipeline.m3u import M3UParser, parse_file  # noqa: E402
 from pipeline.m3u.ndjson import BATCH_ITEMS, encode_batch  # noqa: E402
 
 
@@ -122,6 +126,44 @@ def in_process(playlist: Path, out: Path, spill: str) -> dict[str, Any]:
             "until_index_s": round(total, 2), "ratio": round(total / bare, 3)}  # fmt: skip
 
 
+def _child_frames(playlist: Path, out: Any, fields: bool) -> float:
+    """CPU seconds of the parse child's NDJSON mode; with ``fields``, the frames it
+    sends the builder are written to ``out``."""
+    parser = M3UParser(fields=fields)
+    started = time.process_time()
+    with playlist.open("rb") as src:
+        while True:
+            chunk = src.read(1 << 18)
+            lines = parser.feed_ndjson(chunk) if chunk else parser.close_ndjson()
+            if fields and lines:
+                part = parser.take_fields()
+                out.write(FRAME.pack(len(lines), len(part)) + lines + part)
+            if not chunk:
+                return time.process_time() - started
+
+
+def builder(playlist: Path, spill: str) -> dict[str, Any]:
+    """The builder process (``python -m pipeline.catalogue_job``) on the frames of
+    the playlist: its CPU seconds and peak RSS, with the parse child's share."""
+    frames = Path(spill) / "frames"
+    with frames.open("wb") as out:
+        bare = _child_frames(playlist, out, False)
+        with_fields = _child_frames(playlist, out, True)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with frames.open("rb") as stdin:
+        subprocess.run([sys.executable, "-m", "pipeline.catalogue_job", "bench",
+                        f"{spill}/data", spill], stdin=stdin, stdout=subprocess.DEVNULL,
+                       check=True)  # fmt: skip
+    wall = time.perf_counter() - started
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = done.ru_utime + done.ru_stime - used.ru_utime - used.ru_stime
+    return {"parse_ndjson_cpu_s": round(bare, 2), "parse_with_fields_cpu_s": round(with_fields, 2),
+            "builder_cpu_s": round(cpu, 2), "builder_wall_s": round(wall, 2),
+            "builder_peak_rss_mb": round(done.ru_maxrss / 1024, 1),
+            "data_mb": round(Path(f"{spill}/data").stat().st_size / 2**20, 1)}  # fmt: skip
+
+
 def _open(path: Path) -> Catalogue:
     data = path.open("rb")
 
@@ -173,14 +215,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--process", action="store_true",
                         help="only time the writer in its own process beside the parse")
+    parser.add_argument("--builder", action="store_true",
+                        help="only the parse child's share and the builder process's CPU")
     args = parser.parse_args(argv)
     WORK.mkdir(exist_ok=True)
     playlist = WORK / f"catalogue-{args.items}-v{VERSION}.m3u"
     if not playlist.exists():
         generate(args.items, playlist)
-    if args.process:
+    if args.process or args.builder:
         with tempfile.TemporaryDirectory(dir=WORK) as spill:
-            print(json.dumps(in_process(playlist, Path(spill) / "proc.bin", spill), indent=2))
+            figures = builder(playlist, spill) if args.builder else \
+                in_process(playlist, Path(spill) / "proc.bin", spill)  # fmt: skip
+            print(json.dumps(figures, indent=2))
         return 0
     if args.tracemalloc:
         tracemalloc.start()

@@ -95,10 +95,11 @@ def identity(url: str) -> str:
     return (entry[0] if _SHORT_TAIL_RE.fullmatch(tail, 1) else entry[1]) + tail
 
 
-# The same cache for UTF-8 URLs: prefix -> a digest state of the stripped prefix
-# and "/" (a pair of them for the short form, by tail), or None (not cacheable).
-Entry = hashlib.blake2b | tuple[hashlib.blake2b, hashlib.blake2b] | None
-_byte_prefixes: dict[bytes, Entry] = {}
+# The same cache for UTF-8 URLs: prefix -> the digest state of the stripped prefix
+# and "/" when every tail follows it; the short form's pair of them (by tail) and
+# None (not cacheable) are kept apart, off the hot path.
+_byte_prefixes: dict[bytes, hashlib.blake2b] = {}
+_byte_others: dict[bytes, tuple[hashlib.blake2b, hashlib.blake2b] | None] = {}
 _SHORT_TAIL_BYTES = re.compile(rb"\d+(?:\.[A-Za-z0-9]{1,8})?")
 
 
@@ -106,24 +107,43 @@ def _state(stripped: str) -> hashlib.blake2b:
     return hashlib.blake2b((stripped + "/").encode("utf-8", "surrogatepass"), digest_size=8)
 
 
-def _byte_entry(prefix: bytes) -> Entry:
-    """``_prefix_entry`` for ``identity_digests``, cached; only for prefixes the
-    fast path of ``identity`` takes whatever the tail: non-empty, no ``?`` or
-    ``#``, no leading space, not ending in ``/`` or ``:``."""
-    if len(_byte_prefixes) >= _PREFIX_CACHE_MAX:
+def _cache_prefix(prefix: bytes) -> None:
+    """``_prefix_entry`` for ``identity_digests``, only for prefixes the fast path
+    of ``identity`` takes whatever the tail: non-empty, no ``?`` or ``#``, no
+    leading space, not ending in ``/`` or ``:``."""
+    if len(_byte_prefixes) + len(_byte_others) >= _PREFIX_CACHE_MAX:
         _byte_prefixes.clear()
+        _byte_others.clear()
     text = prefix.decode("utf-8", "surrogatepass")
     entry = None
     if text and text[-1] not in "/:" and "?" not in text and "#" not in text \
             and text == text.lstrip():  # fmt: skip
         entry = _prefix_entry(text)
-    cached: Entry = None
     if isinstance(entry, str):
-        cached = _state(entry)
-    elif entry is not None:
-        cached = _state(entry[0]), _state(entry[1])
-    _byte_prefixes[prefix] = cached
-    return cached
+        _byte_prefixes[prefix] = _state(entry)
+    else:
+        _byte_others[prefix] = None if entry is None else (_state(entry[0]), _state(entry[1]))
+
+
+def _clean_tail(tail: bytes) -> bool:
+    """No ``?`` or ``#``, and a last character ``strip`` keeps (printable ASCII)."""
+    return b"?" not in tail and b"#" not in tail and (not tail or 32 < tail[-1] < 127)
+
+
+def _other_digest(url: bytes, prefix: bytes, tail: bytes) -> bytes:
+    """``identity_digest`` of a URL whose prefix is not in ``_byte_prefixes``."""
+    if prefix not in _byte_others and prefix not in _byte_prefixes:
+        _cache_prefix(prefix)
+    state = _byte_prefixes.get(prefix)
+    pair = _byte_others.get(prefix)
+    # A str \d also takes other scripts' digits: the short form's tails must be ASCII.
+    if pair is not None and tail.isascii():
+        state = pair[0] if _SHORT_TAIL_BYTES.fullmatch(tail) else pair[1]
+    if state is None or not _clean_tail(tail):
+        return identity_digest(url.decode("utf-8", "surrogatepass"))
+    state = state.copy()
+    state.update(tail)
+    return state.digest()
 
 
 def identity_digests(urls: list[bytes]) -> list[bytes]:
@@ -138,21 +158,14 @@ def identity_digests(urls: list[bytes]) -> list[bytes]:
     append, get = out.append, _byte_prefixes.get
     for url in urls:
         prefix, _, tail = url.rpartition(b"/")
-        entry = get(prefix)
-        if entry is None and prefix not in _byte_prefixes:
-            entry = _byte_entry(prefix)
-        if entry is not None and b"?" not in tail and b"#" not in tail \
+        state = get(prefix)
+        if state is not None and b"?" not in tail and b"#" not in tail \
                 and (not tail or 32 < tail[-1] < 127):  # fmt: skip
-            if isinstance(entry, tuple):
-                if not tail.isascii():  # a str \d also takes other scripts' digits
-                    append(identity_digest(url.decode("utf-8", "surrogatepass")))
-                    continue
-                entry = entry[0] if _SHORT_TAIL_BYTES.fullmatch(tail) else entry[1]
-            state = entry.copy()
+            state = state.copy()
             state.update(tail)
             append(state.digest())
         else:
-            append(identity_digest(url.decode("utf-8", "surrogatepass")))
+            append(_other_digest(url, prefix, tail))
     return out
 
 

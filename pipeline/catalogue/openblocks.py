@@ -24,7 +24,7 @@ _NL = b"\n"
 # What an item costs in memory beyond its line and name: two line breaks, a record.
 ITEM_OVERHEAD = 2 + ITEM_RECORD.size
 # The spill of compressed segments, names and records keeps this share of the budget.
-SPILL_SHARE = 4
+SPILL_SHARE = 8
 
 Lists = tuple[list[bytes], list[bytes], list[bytes]]
 

@@ -39,7 +39,7 @@ from pipeline.catalogue.spill import ChunkSpill
 # sealed (compressed) blocks.
 ITEM_BUDGET = 24 * 2**20
 ID_BUDGET = 8 * 2**20
-SEALED_BUDGET = 8 * 2**20
+SEALED_BUDGET = 4 * 2**20
 _CODES = {kind.encode(): code for kind, code in TYPE_CODES.items()}
 _CODE_SET = frozenset((*TYPE_CODES.values(), b"o"))
 # The parser's usual line start; a field with an escape (or absent) takes the slow path.
@@ -172,7 +172,7 @@ class CatalogueWriter:
         crcs = map(crc32, map(bytes.replace, lines, urls, repeat(b"")))
         counts, lists, id_bufs, pack = self.group_counts, self.groups.lists, self._id_bufs, \
             ID_RECORD.pack  # fmt: skip
-        last = BLOCK_ITEMS - 1
+        size, last, mask = BLOCK_ITEMS, BLOCK_ITEMS - 1, BUCKETS - 1
         for gno, line, name, fx, ident, crc, seq in zip(gnos, lines, names, fixed, idents,
                                                         crcs, seqs, strict=True):  # fmt: skip
             pos = counts[gno]
@@ -181,8 +181,8 @@ class CatalogueWriter:
             line_list.append(line)
             name_list.append(name)
             fixed_list.append(fx)
-            id_bufs[(ident[0] << 8 | ident[1]) & (BUCKETS - 1)] += pack(ident, crc, seq, gno, pos)
-            if pos % BLOCK_ITEMS == last:
+            id_bufs[(ident[0] << 8 | ident[1]) & mask] += pack(ident, crc, seq, gno, pos)
+            if pos % size == last:
                 self._seal(gno)
         self.items = start + len(lines)
         self.groups.pending += len(encoded) + sum(map(len, names)) \
