@@ -13,7 +13,9 @@ object), then diffs against the previous run when there is one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
+import fcntl
 import gc
 import logging
 import os
@@ -25,6 +27,8 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+import psutil
+
 from pipeline import storage
 from pipeline.catalogue import Catalogue, CatalogueWriter, diff, dump_index, load_index, object_keys
 from pipeline.errors import JobError, ObjectNotFound, PipelineError
@@ -35,6 +39,10 @@ log = logging.getLogger("pipeline.catalogue")
 # A frame on the builder's stdin: the byte lengths of the NDJSON lines and of their
 # catalogue fields (M3UParser.take_fields), then those two.
 FRAME = struct.Struct("<II")
+# The pipe to the builder holds about a frame (Linux F_SETPIPE_SZ; the default is
+# 64 KiB), so the child can write one while the builder works on the one before.
+PIPE_BYTES = 2**20
+_F_SETPIPE_SZ = 1031
 
 
 class CatalogueBuild:
@@ -49,6 +57,10 @@ class CatalogueBuild:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pipeline.catalogue_job", self.run_id, self.data_path,
             self.workdir, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError, AttributeError):
+            pipe = self.proc.stdin.transport.get_extra_info("pipe")
+            fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
         return self
 
     async def feed(self, lines: bytes, fields: bytes) -> None:
@@ -65,6 +77,14 @@ class CatalogueBuild:
         if self.proc.returncode != 0:
             raise JobError(f"catalogue builder exited with {self.proc.returncode}")
         return load_index(out)
+
+    def cpu_s(self) -> float:
+        """CPU seconds the builder has used so far (0 when it is gone)."""
+        try:
+            times = psutil.Process(self.proc.pid).cpu_times() if self.proc else None
+        except psutil.Error:
+            return 0.0
+        return times.user + times.system if times else 0.0
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
