@@ -23,6 +23,7 @@ import signal
 import struct
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -43,6 +44,8 @@ FRAME = struct.Struct("<II")
 # 64 KiB), so the child can write one while the builder works on the one before.
 PIPE_BYTES = 2**20
 _F_SETPIPE_SZ = 1031
+# How often the data file is checked for a new part while the builder lays it out.
+UPLOAD_POLL_S = 0.05
 
 
 class CatalogueBuild:
@@ -109,11 +112,37 @@ def s3_reader(client: Any, bucket: str, key: str) -> Any:
     return read_range
 
 
-async def upload(client: Any, bucket: str, job_id: str, build: CatalogueBuild,
-                 index: dict[str, Any]) -> None:
+async def upload_as_built(client: Any, bucket: str, job_id: str,
+                          build: CatalogueBuild) -> tuple[dict[str, Any], float]:
+    """Let the builder finish while the data file goes up as it grows (the builder
+    only appends to it), then upload the index (an index that exists always
+    describes a complete data object). Return the index and when the builder was
+    done (``time.monotonic()``)."""
     keys = object_keys(job_id, build.run_id)
-    await storage.upload_file(client, bucket, keys["data"], build.data_path)
+    finish = asyncio.ensure_future(build.finish())
+    done_at: list[float] = []
+    finish.add_done_callback(lambda _task: done_at.append(time.monotonic()))
+    try:
+        if not os.path.exists(build.data_path):  # the builder failed before opening it
+            await finish
+        writer = storage.MultipartWriter(client, bucket, keys["data"], "application/octet-stream")
+        async with writer:
+            with open(build.data_path, "rb") as data:
+                while True:
+                    done = finish.done()
+                    ready = os.fstat(data.fileno()).st_size - data.tell()
+                    if ready >= storage.PART_SIZE or (done and ready):
+                        await writer.write(data.read(min(ready, storage.PART_SIZE)))
+                    elif done:
+                        break
+                    else:
+                        await asyncio.wait([finish], timeout=UPLOAD_POLL_S)
+            index = finish.result()
+            await writer.complete()
+    finally:
+        finish.cancel()
     await storage.put_bytes(client, bucket, keys["index"], dump_index(index), "application/json")
+    return index, done_at[0]
 
 
 async def load_catalogue(client: Any, bucket: str, job_id: str, run_id: str) -> Catalogue:

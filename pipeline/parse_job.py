@@ -126,20 +126,20 @@ async def _write(parser: M3UParser, lines: bytes, encoder: GzipNDJSONEncoder,
 
 async def _catalogue(spec: ParseSpec, s3: Any, build: catalogue_job.CatalogueBuild,
                      stream: dict[str, float]) -> dict[str, Any]:
-    """Finish, upload (data, then index) and diff the run's catalogue."""
+    """Finish and upload (data as it is written, then index), then diff the run's
+    catalogue."""
     bucket = spec.settings.results_bucket
     marks = [time.monotonic()]
-    index = await build.finish()
-    marks.append(time.monotonic())
-    await catalogue_job.upload(s3, bucket, spec.job_id, build, index)
-    marks.append(time.monotonic())
+    index, finished = await catalogue_job.upload_as_built(s3, bucket, spec.job_id, build)
+    marks += [finished, time.monotonic()]
     changes = None
     if spec.previous_run and spec.previous_run != spec.run_id:
         changes = await catalogue_job.diff_runs(s3, bucket, spec.job_id, spec.previous_run,
                                                 build, index)
     marks.append(time.monotonic())
     # Where a run's time goes (logged with parse_end): the catalogue's cost is watched.
-    # The CPU seconds of the stream phase tell which process held it back.
+    # The CPU seconds of the stream phase tell which process held it back; upload_s
+    # is what the upload took after the builder was done.
     timings = {**stream, "finish_s": marks[1] - marks[0],
                "upload_s": marks[2] - marks[1], "diff_s": marks[3] - marks[2]}
     return {"run_id": spec.run_id, "items": index["items"], "groups": len(index["groups"]),
