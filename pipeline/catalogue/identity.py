@@ -125,11 +125,6 @@ def _cache_prefix(prefix: bytes) -> None:
         _byte_others[prefix] = None if entry is None else (_state(entry[0]), _state(entry[1]))
 
 
-def _clean_tail(tail: bytes) -> bool:
-    """No ``?`` or ``#``, and a last character ``strip`` keeps (printable ASCII)."""
-    return b"?" not in tail and b"#" not in tail and (not tail or 32 < tail[-1] < 127)
-
-
 def _other_digest(url: bytes, prefix: bytes, tail: bytes) -> bytes:
     """``identity_digest`` of a URL whose prefix is not in ``_byte_prefixes``."""
     if prefix not in _byte_others and prefix not in _byte_prefixes:
@@ -139,7 +134,7 @@ def _other_digest(url: bytes, prefix: bytes, tail: bytes) -> bytes:
     # A str \d also takes other scripts' digits: the short form's tails must be ASCII.
     if pair is not None and tail.isascii():
         state = pair[0] if _SHORT_TAIL_BYTES.fullmatch(tail) else pair[1]
-    if state is None or not _clean_tail(tail):
+    if state is None or b"?" in tail or b"#" in tail or (tail and not 32 < tail[-1] < 127):
         return identity_digest(url.decode("utf-8", "surrogatepass"))
     state = state.copy()
     state.update(tail)

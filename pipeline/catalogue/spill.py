@@ -37,7 +37,7 @@ class ChunkSpill:
         if self.pending <= self.budget:
             return
         sizes = sorted(
-            ((sum(len(b) for b in bufs), key) for key, bufs in enumerate(self.buffers)),
+            ((sum(map(len, bufs)), key) for key, bufs in enumerate(self.buffers)),
             reverse=True,
         )
         for size, key in sizes:
@@ -77,7 +77,7 @@ class ChunkSpill:
 
     def release(self, key: int) -> None:
         """Drop a key's memory once it has been read back."""
-        self.pending -= sum(len(b) for b in self.buffers[key])
+        self.pending -= sum(map(len, self.buffers[key]))
         for buf in self.buffers[key]:
             del buf[:]
 
