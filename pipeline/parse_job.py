@@ -82,7 +82,7 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
     progress = _Progress(conn)
     encoder = GzipNDJSONEncoder(GZIP_LEVEL)
     bucket = settings.results_bucket
-    started, cpu_started = time.monotonic(), time.process_time()
+    started = time.monotonic(), time.process_time()
     with catalogue_job.workdir() as tmp:
         build = await catalogue_job.CatalogueBuild(spec.run_id, tmp).start()
         try:
@@ -97,10 +97,7 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
                     await _write(parser, parser.close_ndjson(), encoder, writer, build)
                     await writer.write(encoder.finish())
                     await writer.complete()
-                stream = {"stream_s": time.monotonic() - started,
-                          "stream_cpu_s": time.process_time() - cpu_started,
-                          "builder_stream_cpu_s": build.cpu_s()}  # fmt: skip
-                catalogue = await _catalogue(spec, s3, build, stream)
+                catalogue = await _catalogue(spec, s3, build, _stream(started, build))
         finally:
             build.kill()
     stats = parser.stats
@@ -124,6 +121,15 @@ async def _write(parser: M3UParser, lines: bytes, encoder: GzipNDJSONEncoder,
         await writer.write(encoder.encode_lines(lines))
 
 
+def _stream(started: tuple[float, float], build: catalogue_job.CatalogueBuild,
+            ) -> dict[str, float]:  # fmt: skip
+    """The stream phase's wall time and the CPU seconds the child and the builder
+    spent in it (which of the two held it back)."""
+    return {"stream_s": time.monotonic() - started[0],
+            "stream_cpu_s": time.process_time() - started[1],
+            "builder_stream_cpu_s": build.cpu_s()}  # fmt: skip
+
+
 async def _catalogue(spec: ParseSpec, s3: Any, build: catalogue_job.CatalogueBuild,
                      stream: dict[str, float]) -> dict[str, Any]:
     """Finish and upload (data as it is written, then index), then diff the run's
@@ -138,8 +144,7 @@ async def _catalogue(spec: ParseSpec, s3: Any, build: catalogue_job.CatalogueBui
                                                 build, index)
     marks.append(time.monotonic())
     # Where a run's time goes (logged with parse_end): the catalogue's cost is watched.
-    # The CPU seconds of the stream phase tell which process held it back; upload_s
-    # is what the upload took after the builder was done.
+    # upload_s is what the upload took after the builder was done.
     timings = {**stream, "finish_s": marks[1] - marks[0],
                "upload_s": marks[2] - marks[1], "diff_s": marks[3] - marks[2]}
     return {"run_id": spec.run_id, "items": index["items"], "groups": len(index["groups"]),

@@ -2,6 +2,7 @@
 
     with CatalogueWriter(run_id, data_file, spill_dir) as writer:
         writer.add(items, encoded)          # per parser batch, playlist order
+        writer.add_fields(lines, fields)    # or the parser's lines and catalogue fields
         index = writer.finish()             # data file written; dump_index(index)
 
     cat = Catalogue(load_index(index_bytes), read_range)   # async read_range
