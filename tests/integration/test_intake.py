@@ -156,7 +156,7 @@ def test_poison_records_land_in_the_dlq_and_the_worker_goes_on(
 
 def test_a_failed_job_is_redriven_and_a_second_redrive_deduplicates(
         stack: tuple[WorkerFactory, Worker], served: str) -> None:
-    _, worker = stack
+    factory, worker = stack
     url = f"{served}/flaky.m3u?token=s3cret"
     status, answer = worker.request("POST", "/api/playlist/parse", {"url": url})
     assert status == 202, answer
@@ -183,6 +183,9 @@ def test_a_failed_job_is_redriven_and_a_second_redrive_deduplicates(
          timeout=20, what="second redrive deduplicated")
     assert worker.request("GET", f"/api/playlist/jobs/{job_id}")[1]["runs"] == 2
     # An intake letter passes the intake again: still invalid, so dead-lettered again.
+    produce(factory, [(b"poison-redrive", b'{"force": true}')])
+    poll(lambda: _letters(worker, key="poison-redrive")["total"], timeout=30,
+         what="the intake letter to redrive")
     before = _letters(worker, reason="missing_field")["total"]
     status, redrove = worker.request("POST", "/api/dlq/playlist/redrive",
                                      {"reason": "missing_field"})

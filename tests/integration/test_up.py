@@ -50,8 +50,13 @@ def _parse_one(env: dict[str, str]) -> None:
             job_id = json.loads(resp.read())["job_id"]
 
         def done() -> dict | None:
-            with urllib.request.urlopen(f"{base}/api/playlist/jobs/{job_id}") as resp:
-                body = json.loads(resp.read())
+            try:
+                with urllib.request.urlopen(f"{base}/api/playlist/jobs/{job_id}") as resp:
+                    body = json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:  # accepted, row not applied yet
+                    return None
+                raise
             return body if body["status"] in ("done", "failed") else None  # type: ignore[no-any-return]
 
         body = poll(done, timeout=60, what="parse on the up stack")
