@@ -172,6 +172,16 @@ async def publish(stack: BenchStack, media_ids: list[str], callback: str) -> flo
     return time.perf_counter() - started
 
 
+def resumed_pending(worker: BenchWorker) -> list[int]:
+    """`pending` of each `webhooks_resumed` line: delivery rows the worker found to (re)send."""
+    out = []
+    for line in worker.log.read_text(errors="replace").splitlines():
+        _, _, text = line.partition("| ")
+        if '"webhooks_resumed"' in text:
+            out.append(int(json.loads(text).get("pending", 0)))
+    return out
+
+
 def rss_mb(worker: BenchWorker) -> float:
     try:
         return worker.rss_mb()[0]
@@ -197,6 +207,7 @@ async def watch(worker: BenchWorker, rec: Receiver, args: argparse.Namespace) ->
         await asyncio.sleep(0.5)
     await asyncio.sleep(args.settle)  # late redeliveries count too
     out["rss_end_mb"] = round(rss_mb(worker), 1)
+    out["resumed_pending"] = resumed_pending(worker)
     out["rss_peak_mb"] = round(out["rss_peak_mb"], 1)
     return out
 
@@ -239,6 +250,7 @@ def print_table(doc: dict[str, Any]) -> None:
         ("bad signatures", doc["bad_signatures"], 0),
         ("worker SIGKILLed after delivered jobs",
          (doc["killed"] or {}).get("delivered_jobs", "-"), ""),
+        ("delivery rows pending at each (re)start", doc["resumed_pending"], ""),
         ("finish -> first 2xx p50 / p95 / max s",
          f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('max')}", ""),
         ("wall time s (publish to last delivery)", doc["wall_s"], ""),
@@ -261,6 +273,8 @@ def main() -> int:
                     help="seconds to keep listening after the last job's delivery")
     ap.add_argument("--timeout", type=float, default=1800.0)
     args = ap.parse_args()
+    # A TERM ends the run like Ctrl-C: the stack's exit stops the worker, broker and S3.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with bench_stack("webhooks") as stack:
         doc = asyncio.run(run(stack, args))
     doc.update(fail_ratio=args.fail_ratio, seed=args.seed, retry_env=RETRY_ENV,
