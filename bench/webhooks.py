@@ -267,7 +267,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=10_000)
     ap.add_argument("--fail-ratio", type=float, default=0.3)
     ap.add_argument("--kill-at", type=float, default=0.5,
-                    help="share of jobs delivered when the worker is SIGKILLed")
+                    help="share of jobs delivered when the worker is SIGKILLed (above 1: never)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--settle", type=float, default=15.0,
                     help="seconds to keep listening after the last job's delivery")
