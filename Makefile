@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/catalogue.py
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

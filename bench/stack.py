@@ -35,6 +35,16 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 30) -> t
         return exc.code, json.loads(exc.read() or b"null")
 
 
+def healthy(base: str, port: int) -> bool:
+    """/health answers 200; a refused or slow answer (a busy machine) is just not yet."""
+    if not port_open(port):
+        return False
+    try:
+        return http_json("GET", base + "/health", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
 @dataclass
 class BenchWorker:
     child: Child
@@ -90,8 +100,7 @@ class BenchStack:
         child.start()
         self._exit.callback(child.stop)
         worker = BenchWorker(child, port, log_path)
-        wait_until(lambda: http_json("GET", worker.base + "/health", timeout=2)[0] == 200
-                   if port_open(port) else False, 90, f"worker {n}", child)
+        wait_until(lambda: healthy(worker.base, port), 90, f"worker {n}", child)
         self.workers.append(worker)
         return worker
 
