@@ -2,12 +2,16 @@
 
 Per engine, each workload on a fresh stack (bench/stack.py): the 850k parse
 bench (bench/pipeline_parse.py) and the load bench (bench/load.py: 10,000
-submits over 500 URLs, then 20,000 uploads). Then, on the 3-node cluster
-(topics at replication factor 3, min.insync.replicas 2), the broker leading the
-request topic is SIGKILLed while parses run (bench/failover.py). Prints one
-side-by-side table and writes bench/results/engines.json.
+submits over 500 URLs, then 20,000 uploads). On the 3-node cluster (topics at
+replication factor 3, min.insync.replicas 2) the broker leading the request
+topic is also SIGKILLed while parses run (bench/failover.py; after the parse
+bench, before the load). Prints one side-by-side table and writes
+bench/results/engines.json after every workload (a run stopped early keeps what
+finished). Needs a JDK and Maven for Kafka (docs/production-engine.md).
 
     python bench/engines.py [--items 850000 --submits 10000 --urls 500 --uploads 20000]
+                            [--workloads parse load failover] [--engines tansu kafka-3]
+                            [--out engines]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from bench.failover import run_failover
 from bench.load import add_load_args, run_load
 from bench.pipeline_parse import bare_parser_s, playlist_of, run_parse_bench
 from bench.stack import ENGINES, RESULTS, BenchStack, bench_stack, write_results
+from pipeline.embedded.kafka import ensure_jars
 from tests.integration.http_server import serve_dir
 
 WORKLOADS = ("parse", "load", "failover")
@@ -106,26 +111,29 @@ def markdown(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def run_all(args: argparse.Namespace, save: Callable[[dict, float], None]) -> None:
-    """Each workload on each engine, engines side by side; `save` after every workload
-    (a run stopped early keeps what finished). The failover comes before the load: it
-    is short, and the load is what may not fit in the time at hand."""
-    playlist = playlist_of(args.items)
-    bare = bare_parser_s(playlist)
-    print(f"playlist: {args.items} items; bare parser: {bare:.2f} s", flush=True)
+def run_all(args: argparse.Namespace, save: Callable[[dict, dict], None]) -> None:
+    """Each workload on each engine, engines side by side; `save(runs, meta)` after every
+    workload (a run stopped early keeps what finished). The failover comes before the
+    load: it is short, and the load is what may not fit in the time at hand."""
     runs: dict[str, dict[str, Any]] = {engine: {} for engine in args.engines}
-    with serve_dir(playlist.parent) as http_base:
-        url = f"{http_base}/{playlist.name}"
-        for engine in args.engines if "parse" in args.workloads else ():
-            runs[engine]["parse"] = attempt(engine, "parse", functools.partial(
-                run_parse_bench, url=url, bare=bare))
-            save(runs, bare)
+    meta: dict[str, Any] = {}
+    if "parse" in args.workloads:
+        playlist = playlist_of(args.items)
+        bare = bare_parser_s(playlist)
+        meta["bare_parser_s"] = round(bare, 2)
+        print(f"playlist: {args.items} items; bare parser: {bare:.2f} s", flush=True)
+        with serve_dir(playlist.parent) as http_base:
+            url = f"{http_base}/{playlist.name}"
+            for engine in args.engines:
+                runs[engine]["parse"] = attempt(engine, "parse", functools.partial(
+                    run_parse_bench, url=url, bare=bare))
+                save(runs, meta)
     if "kafka-3" in args.engines and "failover" in args.workloads:
         runs["kafka-3"]["failover"] = attempt("kafka-3", "failover", run_failover)
-        save(runs, bare)
+        save(runs, meta)
     for engine in args.engines if "load" in args.workloads else ():
         runs[engine]["load"] = attempt(engine, "load", functools.partial(run_load, args=args))
-        save(runs, bare)
+        save(runs, meta)
 
 
 def main() -> int:
@@ -134,17 +142,20 @@ def main() -> int:
     add_load_args(ap)
     ap.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     ap.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    ap.add_argument("--out", default="engines", help="bench/results/<OUT>.json")
     args = ap.parse_args()
+    if "kafka-3" in args.engines:
+        ensure_jars()  # before any workload: without java/mvn, say so and stop at once
     started = time.perf_counter()
     state: dict[str, Any] = {}
 
-    def save(runs: dict, bare: float) -> None:
+    def save(runs: dict, meta: dict) -> None:
         rows = table_rows(runs, args.items)
         state.update(rows=rows, runs=runs)
-        write_results("engines", {
+        write_results(args.out, {
             "command": "python bench/engines.py " + " ".join(sys.argv[1:]),
             "items": args.items, "submits": args.submits, "urls": args.urls,
-            "clients": args.clients, "uploads": args.uploads, "bare_parser_s": round(bare, 2),
+            "clients": args.clients, "uploads": args.uploads, **meta,
             "wall_s": round(time.perf_counter() - started, 1),
             "complete": sum(map(len, runs.values())) == sum(
                 1 for e in args.engines for w in args.workloads
@@ -153,7 +164,7 @@ def main() -> int:
 
     run_all(args, save)
     print(markdown(state.get("rows", [])))
-    print(f"wrote {RESULTS / 'engines.json'} in {time.perf_counter() - started:.0f} s")
+    print(f"wrote {RESULTS / args.out}.json in {time.perf_counter() - started:.0f} s")
     return 0 if all("error" not in d for docs in state.get("runs", {}).values()
                     for d in docs.values()) else 1
 
