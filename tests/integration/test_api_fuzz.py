@@ -145,6 +145,8 @@ def test_fuzz_live_worker_against_its_openapi(worker_factory: WorkerFactory,
                         by_label["GET /api/playlist/jobs/{job_id}"], worker.base)
         except Exception as exc:
             failures.append(f"POST /api/playlist/parse [URLs]: {exc}")
-    status, body = worker.request("GET", "/health")
-    assert status == 200 and body["status"] == "ok", (status, body)
+    # Still serving after the fuzz. One S3 probe can time out while make test's other
+    # processes load the machine; a worker that stays unhealthy fails the poll.
+    poll(lambda: worker.request("GET", "/health")[1].get("status") == "ok", timeout=30,
+         what="health ok after the fuzz")
     assert not failures, "\n\n".join(failures)
