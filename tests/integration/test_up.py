@@ -178,6 +178,9 @@ def test_up_without_worker_then_worker_killed_and_started_again(tmp_path: Path) 
                  what="parse running")
             worker.kill()
             worker.wait(timeout=10)
+            # The resumed run downloads again: at full speed (the drip only had to
+            # make sure the kill landed mid-parse).
+            routes["/big.m3u"] = (200, routes["/big.m3u"][1], {}, 0.0)
             assert up.poll() is None  # the stack does not restart a worker it did not start
             worker = start_worker()
 
