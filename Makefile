@@ -56,6 +56,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/catalogue.py
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/engines.py  # Tansu vs 3-node Kafka; needs java and mvn
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -169,6 +169,10 @@ class DeliveryService(Service):
     async def _attempt(self, domain: str, key: str, item: dict[str, Any]) -> None:
         msg_id = item["webhook_id"]
         try:
+            # The slot is held until the outcome is recorded, not just the POST: receivers
+            # answer faster than the producer records outcomes, and thousands of sends
+            # waiting in it stalled the worker's loop (bench/webhooks.py, a restart with
+            # 6,432 pending deliveries).
             async with self._slots:
                 assert self.session is not None
                 outcome = await deliver(
@@ -178,13 +182,15 @@ class DeliveryService(Service):
                     first_at=item["first_at"], now=time.time(), jitter=random.random(),
                     timeout_s=self.settings.webhook_timeout_s,
                     max_url_length=self.settings.max_url_length)
-            self.metrics.webhook_attempts.labels(result=outcome.result, code=outcome.code).inc()
-            log.info("webhook_attempt", extra={
-                "domain": domain, "key": key, "webhook_id": msg_id, "result": outcome.result,
-                "code": outcome.code, "attempt": outcome.attempt, "status": outcome.status})
-            await self._emit(WebhookAttempt(domain=domain, key=key, webhook_id=msg_id,
-                                            outcome={**asdict(outcome), "at": time.time()},
-                                            at=time.time()))
+                self.metrics.webhook_attempts.labels(result=outcome.result,
+                                                     code=outcome.code).inc()
+                log.info("webhook_attempt", extra={
+                    "domain": domain, "key": key, "webhook_id": msg_id,
+                    "result": outcome.result, "code": outcome.code,
+                    "attempt": outcome.attempt, "status": outcome.status})
+                await self._emit(WebhookAttempt(domain=domain, key=key, webhook_id=msg_id,
+                                                outcome={**asdict(outcome), "at": time.time()},
+                                                at=time.time()))
         except Exception:  # the row stays pending: try again shortly
             log.exception("webhook_attempt_failed", extra={"key": key, "webhook_id": msg_id})
             self.due.setdefault(msg_id, (domain, key, {**item, "next_at": time.time() + 5}))

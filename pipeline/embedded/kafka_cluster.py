@@ -124,14 +124,17 @@ class KafkaCluster:
     min_isr: int = 1
     out: IO[str] | None = None
     cluster_id: str = ""
+    jvm: tuple[str, ...] = SERVER_JVM  # the server's JVM options
     _logs: list[IO[str]] = field(default_factory=list)
 
     @classmethod
     def create(cls, root: Path, n_nodes: int = 1, *, libs: Path | None = None,
                ports: Sequence[int] = (), min_isr: int | None = None,
-               out: IO[str] | None = None) -> KafkaCluster:
-        """A cluster description; `ports` fixes the client ports (else free ones).
-        The cluster id is kept in `root`: a later `create` on it reuses the logs."""
+               out: IO[str] | None = None,
+               jvm: tuple[str, ...] = SERVER_JVM) -> KafkaCluster:
+        """A cluster description; `ports` fixes the client ports (else free ones),
+        `jvm` the servers' JVM options. The cluster id is kept in `root`: a later
+        `create` on it reuses the logs."""
         libs = libs or ensure_jars()
         root.mkdir(parents=True, exist_ok=True)
         nodes = [Node(i + 1, ports[i] if i < len(ports) else free_port(), free_port(),
@@ -140,7 +143,7 @@ class KafkaCluster:
         id_file = root / "cluster.id"  # kept: a restart reuses the formatted log dirs
         if not id_file.exists():
             id_file.write_text(new_cluster_id())
-        return cls(root, nodes, libs, isr, out, id_file.read_text().strip())
+        return cls(root, nodes, libs, isr, out, id_file.read_text().strip(), jvm)
 
     @property
     def bootstrap(self) -> str:
@@ -169,7 +172,7 @@ class KafkaCluster:
                                f"{(proc.stdout + proc.stderr).strip()[-800:]}")
 
     def spec(self, node: Node) -> ChildSpec:
-        argv = java_argv(self.libs, "kafka.Kafka", [str(node.config_path)], SERVER_JVM,
+        argv = java_argv(self.libs, "kafka.Kafka", [str(node.config_path)], self.jvm,
                          self.root / "log4j.properties")
         return ChildSpec(name=f"kafka{node.node_id}", argv=argv, stop_grace_s=30)
 

@@ -73,7 +73,11 @@ async def send_or_503(topic: Any, key: str, value: Any) -> None:
 
     async def send_durably() -> None:
         delivered = await topic.send(key=key, value=value)
-        await delivered
+        # Shielded: a timeout answers 503 but leaves the producer's future running (it
+        # may still be delivered; the retry is deduplicated). Cancelled, Faust's publish
+        # callback died on the CancelledError with an asyncio ERROR traceback per submit
+        # during a broker failover (docs/production-engine.md).
+        await asyncio.shield(delivered)
 
     try:
         await asyncio.wait_for(send_durably(), SEND_TIMEOUT_S)

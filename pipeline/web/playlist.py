@@ -15,7 +15,7 @@ from faust.web import Request, Response
 from pipeline import api_models as api
 from pipeline import storage
 from pipeline.errors import NotFound, NotReady, PipelineError
-from pipeline.playlist.rules import ACTIVE, Decision, decide
+from pipeline.playlist.rules import ACTIVE, Decision, decide, queued_row
 from pipeline.records import JobStatus as Status
 from pipeline.records import ParseRequest, PlaylistJob
 from pipeline.urls import job_id_for
@@ -30,7 +30,7 @@ APPLY_WAIT_S = 3.0
 
 
 def _get_job(deps: WebDeps, job_id: str) -> PlaylistJob:
-    row = deps.playlist_jobs.get(job_id)
+    row = deps.pending.current(deps.playlist_jobs, job_id, time.time())
     if row is None:
         raise NotFound(f"no job {job_id}")
     return row
@@ -71,17 +71,17 @@ async def submit_local(deps: WebDeps, job_id: str, url: str, force: bool,
         return 202, {**_answer(deps, row, job_id), "deduplicated": True,
                      "_outcome": "deduplicated"}
     await deps.rate.check(client)  # only work-starting submits count
-    deps.pending.add(job_id, now)
-    request_id = uuid.uuid4().hex
+    request = ParseRequest(url=url, force=force, requested_at=now, client=client,
+                           request_id=uuid.uuid4().hex, callback_url=callback_url)
+    deps.pending.add(queued_row(job_id, request, row, now))
     try:
-        await send_or_503(deps.topics.parse_requests, job_id, ParseRequest(
-            url=url, force=force, requested_at=now, client=client, request_id=request_id,
-            callback_url=callback_url))
+        await send_or_503(deps.topics.parse_requests, job_id, request)
     except NotReady:
         deps.pending.done(job_id)
         raise
-    row = await _wait_applied(deps, job_id, request_id)
-    deps.pending.done(job_id)
+    row = await _wait_applied(deps, job_id, request.request_id)
+    if row is not None:  # else its provisional row answers until it is (recent.py)
+        deps.pending.done(job_id)
     return 202, {**_answer(deps, row, job_id), "deduplicated": False, "_outcome": "accepted"}
 
 

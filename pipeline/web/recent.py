@@ -11,28 +11,44 @@ from typing import Any
 
 from pipeline.media.rules import current_score
 from pipeline.media.score import Weights
-from pipeline.records import JobStatus, MediaJob
+from pipeline.records import JobStatus, MediaJob, PlaylistJob
 
-# Requests produced here but not yet applied dedupe for this long.
+# Requests produced here but not yet applied dedupe (and answer GETs) for this long.
 PENDING_TTL_S = 30.0
 # An accepted upload answers GETs for this long before its row exists.
 ACCEPTED_TTL_S = 30.0
 
 
 class PendingParses:
-    """Parse requests produced here but not yet applied by the agent."""
+    """Parse requests produced here but not yet applied by the agent: their
+    provisional `queued` rows dedupe repeated submits and answer GETs."""
 
     def __init__(self) -> None:
-        self._sent: dict[str, float] = {}  # job_id -> when it was produced
+        self._rows: dict[str, PlaylistJob] = {}  # job_id -> provisional row
 
     def is_pending(self, job_id: str, now: float) -> bool:
-        return self._sent.get(job_id, 0) > now - PENDING_TTL_S
+        row = self._rows.get(job_id)
+        return row is not None and row.queued_at > now - PENDING_TTL_S
 
-    def add(self, job_id: str, now: float) -> None:
-        self._sent[job_id] = now
+    def add(self, row: PlaylistJob) -> None:
+        while self._rows:  # insertion order is age order: drop the expired head
+            oldest = next(iter(self._rows.values()))
+            if oldest.queued_at > row.queued_at - PENDING_TTL_S:
+                break
+            self._rows.pop(oldest.job_id)
+        self._rows.pop(row.job_id, None)
+        self._rows[row.job_id] = row
 
     def done(self, job_id: str) -> None:
-        self._sent.pop(job_id, None)
+        self._rows.pop(job_id, None)
+
+    def current(self, table: Any, job_id: str, now: float) -> PlaylistJob | None:
+        """The job row, or the provisional one of a submit accepted here moments ago
+        (an existing row is shown until the request that re-queues it is applied)."""
+        row: PlaylistJob | None = table.get(job_id)
+        if row is None and self.is_pending(job_id, now):
+            return self._rows[job_id]
+        return row
 
 
 class AcceptedUploads:

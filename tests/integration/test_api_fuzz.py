@@ -8,6 +8,7 @@ Generated playlist URLs point only at refused addresses or reserved names
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -26,7 +27,11 @@ from schemathesis.core.result import Ok
 
 from tests.conftest import WorkerFactory, poll
 
-EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 100, schemathesis.GenerationMode.NEGATIVE: 60}
+# Per operation and mode. make test runs these 3 shards beside the rest of the suite on
+# two cores; FUZZ_SCALE=4 (environment) runs a deeper fuzz by hand.
+SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
+EXAMPLES = {schemathesis.GenerationMode.POSITIVE: int(60 * SCALE),
+            schemathesis.GenerationMode.NEGATIVE: int(40 * SCALE)}
 CONFORMANCE = [status_code_conformance, content_type_conformance,
                response_schema_conformance, response_headers_conformance]
 NOT_JSON = ("/metrics",)  # Prometheus text
@@ -88,7 +93,7 @@ def submit_urls(parse: schemathesis.APIOperation, job: schemathesis.APIOperation
     """Submit URL-shaped input; read back every job that was accepted."""
 
     @given(url=URLS, force=st.booleans())
-    @hypothesis_settings(SETTINGS, max_examples=60)
+    @hypothesis_settings(SETTINGS, max_examples=int(40 * SCALE))
     def run(url: str, force: bool) -> None:
         case = parse.Case(body={"url": url, "force": force}, media_type="application/json")
         response = case.call(base_url=base, timeout=20)
@@ -145,6 +150,8 @@ def test_fuzz_live_worker_against_its_openapi(worker_factory: WorkerFactory,
                         by_label["GET /api/playlist/jobs/{job_id}"], worker.base)
         except Exception as exc:
             failures.append(f"POST /api/playlist/parse [URLs]: {exc}")
-    status, body = worker.request("GET", "/health")
-    assert status == 200 and body["status"] == "ok", (status, body)
+    # Still serving after the fuzz. One S3 probe can time out while make test's other
+    # processes load the machine; a worker that stays unhealthy fails the poll.
+    poll(lambda: worker.request("GET", "/health")[1].get("status") == "ok", timeout=30,
+         what="health ok after the fuzz")
     assert not failures, "\n\n".join(failures)

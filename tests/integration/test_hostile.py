@@ -100,8 +100,10 @@ def test_hostile_playlists_fail_cleanly(worker_factory: WorkerFactory) -> None:
             assert final["status"] == "done" and final["result"]["items"] == 120
         assert "hunter2pass" not in str(_final(worker, jobs["userinfo"]))
         assert "hunter2pass" not in worker.logs()
-        status, health = worker.request("GET", "/health")
-        assert status == 200 and health["memory"]["rss_mb"] < 300
+        # Still serving (polled: a probe can time out for a moment on a loaded machine).
+        code, health = poll(lambda: (r := worker.request("GET", "/health"))[0] == 200 and r,
+                            timeout=30, what="healthy")
+        assert health["memory"]["rss_mb"] < 300
 
 
 def test_hostile_urls_refused_at_submit(worker_factory: WorkerFactory) -> None:
@@ -119,4 +121,4 @@ def test_hostile_urls_refused_at_submit(worker_factory: WorkerFactory) -> None:
     for bad in ["", "not a url", "http://", "javascript:alert(1)", 42, None]:
         status, body = worker.request("POST", "/api/playlist/parse", {"url": bad})
         assert status in (400, 422) and "code" in body["error"], (bad, body)
-    assert worker.request("GET", "/health")[0] == 200
+    poll(lambda: worker.request("GET", "/health")[0] == 200, timeout=30, what="healthy")

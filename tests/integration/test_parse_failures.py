@@ -47,7 +47,8 @@ def test_error_codes_and_worker_keeps_serving(worker_factory: WorkerFactory) -> 
         ok = poll(lambda: _final(worker, jobs["/ok"]), timeout=60, what="ok job")
         assert ok["status"] == "done" and ok["result"]["items"] == 300
         assert ok["result"]["counts"] == {"live": 100, "movie": 100, "series": 100}
-        assert worker.request("GET", "/health")[0] == 200
+        # Still serving (polled: a probe can time out for a moment on a loaded machine).
+        poll(lambda: worker.request("GET", "/health")[0] == 200, timeout=30, what="healthy")
 
 
 def test_bad_requests_get_json_errors(worker_factory: WorkerFactory) -> None:

@@ -209,17 +209,24 @@ async def test_sse_on_a_worker_that_does_not_own_the_job(
 
 async def dashboard_until_done(http: aiohttp.ClientSession, base: str,
                                count: int) -> set[str]:
-    """Job ids of the `done` events on one worker's dashboard stream, until `count`."""
+    """Job ids of the `done` events on one worker's dashboard stream, until `count`.
+
+    The dashboard stream ends after a rebalance (docs/events.md): like a real
+    client, reconnect, after the server's `retry:` hint, and read on.
+    """
     done: set[str] = set()
-    decoder = sse.Decoder()
-    async with asyncio.timeout(90), http.get(base + "/api/events?topic=playlist") as resp:
-        assert resp.status == 200
-        async for chunk in resp.content.iter_any():
-            for event in decoder.feed(chunk):
-                if event.event == "done":
-                    done.add(event.json()["job_id"])
-            if len(done) >= count:
-                return done
+    async with asyncio.timeout(90):
+        while len(done) < count:
+            decoder = sse.Decoder()
+            async with http.get(base + "/api/events?topic=playlist") as resp:
+                assert resp.status == 200
+                async for chunk in resp.content.iter_any():
+                    for event in decoder.feed(chunk):
+                        if event.event == "done":
+                            done.add(event.json()["job_id"])
+                    if len(done) >= count:
+                        return done
+            await asyncio.sleep(1)  # the stream ended: reconnect
     return done
 
 

@@ -10,8 +10,9 @@ from tests.conftest import WorkerFactory, poll
 
 def test_health_reports_broker_and_queues(worker_factory: WorkerFactory) -> None:
     worker = worker_factory()
-    status, body = worker.request("GET", "/health")
-    assert status == 200
+    # Polled: one S3 probe may time out while make test's other processes load the machine.
+    _, body = poll(lambda: (r := worker.request("GET", "/health"))[0] == 200 and r,
+                   timeout=30, what="health 200")
     assert body["status"] == "ok" and body["broker"] is True
     assert body["brokers"] == {"live": 1, "missing": 0}  # Tansu: one broker
     assert set(body["queues"]) >= {"parse", "prewarm"}

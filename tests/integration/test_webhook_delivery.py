@@ -12,14 +12,20 @@ import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from pipeline.delivery import DeliveryService
 from pipeline.embedded.ports import free_port
+from pipeline.metrics import Metrics
 from pipeline.netguard import AddressPolicy
+from pipeline.records import WebhookAttempt
+from pipeline.settings import Settings
 from pipeline.webhooks import (
     DELIVERED,
     GIVE_UP,
@@ -191,3 +197,39 @@ async def test_retries_stop_when_the_total_time_runs_out(
                         schedule=RetrySchedule(base_s=10, floor_s=10, max_total_s=5))
     assert (out.result, out.code) == (GIVE_UP, "http_503") and out.expired
     assert "retries ran out" in out.message
+
+
+async def test_service_holds_a_slot_until_the_outcome_is_recorded(
+        receiver: tuple[Receiver, str]) -> None:
+    """The receiver answers faster than outcomes are recorded (the producer is slow):
+    attempts waiting to record theirs stay within `webhook_concurrency`, where
+    thousands of sends waiting in the producer would stall the worker's loop."""
+    rec, base = receiver
+    settings = Settings(webhook_secret=SECRET, url_allowlist=["127.0.0.1"],
+                        webhook_concurrency=3)
+    recording, most, emitted = 0, 0, []
+
+    async def slow_emit(attempt: WebhookAttempt) -> None:
+        nonlocal recording, most
+        recording += 1
+        most = max(most, recording)
+        await asyncio.sleep(0.05)
+        recording -= 1
+        emitted.append(attempt.webhook_id)
+
+    tables: dict[str, dict[str, Any]] = {"playlist": {}, "media": {}}
+    service = DeliveryService(settings, Metrics(), tables, lambda domain, row: {"k": row.key},
+                              slow_emit)
+    await service.start()
+    try:
+        for n in range(30):
+            row = SimpleNamespace(key=f"m{n}", status="done", run_id="r1",
+                                  callback_url=f"{base}/hook")
+            service.create("media", f"m{n}", row)
+        async with asyncio.timeout(30):
+            while len(emitted) < 30:
+                await asyncio.sleep(0.05)
+    finally:
+        await service.stop()
+    assert len(rec.verified) == 30 and sorted(emitted) == sorted(rec.verified)
+    assert most <= 3, most

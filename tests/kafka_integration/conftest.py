@@ -19,12 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.embedded.kafka import ensure_jars, missing_tools
+from pipeline.embedded.kafka import SERVER_JVM, ensure_jars, missing_tools
 from pipeline.embedded.kafka_cluster import KafkaCluster
 from pipeline.embedded.ports import free_port
 from tests.conftest import ROOT, S3Server, Worker, WorkerFactory, poll
 
 HERE = Path(__file__).resolve().parent
+# The test clusters live minutes: the C1 compiler alone starts a node with ~40% less
+# CPU (measured: 5.0 s instead of 8.5 s), CPU the workers under test share.
+TEST_JVM = (*SERVER_JVM, "-XX:TieredStopAtLevel=1")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,7 +56,7 @@ def kafka_libs() -> Path:
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     """One single-node KRaft cluster for the session."""
     libs = kafka_libs()
-    cluster = KafkaCluster.create(tmp_path_factory.mktemp("kafka"), 1, libs=libs)
+    cluster = KafkaCluster.create(tmp_path_factory.mktemp("kafka"), 1, libs=libs, jvm=TEST_JVM)
     try:
         yield cluster.start()
     finally:

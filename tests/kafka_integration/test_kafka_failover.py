@@ -21,14 +21,20 @@ from pipeline.embedded.kafka_cluster import KafkaCluster
 from tests.conftest import S3Server, Worker, poll
 from tests.integration.http_server import serve_routes, synthetic_playlist
 from tests.integration.test_media_flow import put_object, upload
-from tests.kafka_integration.conftest import KafkaWorkerFactory, kafka_libs, make_factory
+from tests.kafka_integration.conftest import (
+    TEST_JVM,
+    KafkaWorkerFactory,
+    kafka_libs,
+    make_factory,
+)
 
 N_PARSES, N_MEDIA = 8, 8
 
 
 @pytest.fixture(scope="module")
 def cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster.create(tmp_path_factory.mktemp("kafka3"), 3, libs=kafka_libs())
+    cluster = KafkaCluster.create(tmp_path_factory.mktemp("kafka3"), 3, libs=kafka_libs(),
+                                  jvm=TEST_JVM)
     try:
         yield cluster.start()
     finally:

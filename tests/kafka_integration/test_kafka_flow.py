@@ -39,8 +39,9 @@ def job_final(worker: Worker, job_id: str) -> dict[str, Any] | None:
 def test_parse_dedupe_items_and_forced_run(kafka_workers: KafkaWorkerFactory,
                                            served: str) -> None:
     worker = kafka_workers(PIPELINE_URL_ALLOWLIST="127.0.0.1")
-    health = worker.request("GET", "/health")[1]
-    assert health["status"] == "ok" and health["broker"] is True
+    health = poll(lambda: (h := worker.request("GET", "/health")[1]).get("status") == "ok" and h,
+                  timeout=30, what="health ok")
+    assert health["broker"] is True
     url = f"{served}/it.m3u"
     with ThreadPoolExecutor(10) as pool:
         answers = list(pool.map(

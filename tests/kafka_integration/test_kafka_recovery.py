@@ -39,6 +39,9 @@ def test_sigkill_mid_parse_two_workers_takeover(kafka_workers: KafkaWorkerFactor
         survivor = second if victim is first else first
         victim.kill()
         killed_at = time.monotonic()
+        # The resumed run downloads again: at full speed (the drip only had to make
+        # sure the kill landed mid-parse).
+        routes["/big.m3u"] = (200, routes["/big.m3u"][1], {}, 0.0)
 
         def final(job: str) -> dict | None:
             status, row = survivor.request("GET", f"/api/playlist/jobs/{job}")

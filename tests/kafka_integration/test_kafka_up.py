@@ -72,6 +72,9 @@ def test_running_job_survives_a_restart_of_the_stack(tmp_path: Path) -> None:
             poll(lambda: '"parse_progress"' in log.read_text(errors="replace"), timeout=90,
                  what="parse running")
             _stop_up(up)
+            # The resumed run downloads again: at full speed (the drip only had to
+            # make sure the stop landed mid-parse).
+            routes["/big.m3u"] = (200, routes["/big.m3u"][1], {}, 0.0)
             sentinel = table_dir / "kept"
             sentinel.write_text("a wipe would delete this")
 
