@@ -109,20 +109,36 @@ def _sequential(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[
     return parser.stats, parser.header
 
 
+def _is_regular(src: IO[bytes]) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(src.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def _parallel(src: IO[bytes], args: dict[str, Any]) -> tuple[ParseStats, dict[str, str]]:
-    from pipeline.m3u.parallel import write_ndjson_parallel  # multiprocessing: only for -j
+    """``-j N``: a regular file is cut by offsets and each process reads its own
+    blocks; a pipe is read and cut here (``pipeline.m3u.parallel``)."""
+    from pipeline.m3u import parallel  # multiprocessing: only for -j
     from pipeline.m3u.stream import read_chunks
 
     level = args["level"] if args["gzip"] else None
-    chunks = read_chunks(src, args["chunk_bytes"])
+    jobs, max_line, chunk = args["jobs"], args["max_line_bytes"], args["chunk_bytes"]
     with contextlib.ExitStack() as stack:
         if args["summary"] and args["output"] is None:
-            out: Any = _Discard()
+            # An OS file, unlike _Discard: workers drop their blocks there themselves
+            # instead of sending them back to the parent.
+            out: Any = stack.enter_context(open(os.devnull, "wb"))
         else:
             out = stack.enter_context(_sink(args["output"]))
-        result = write_ndjson_parallel(
-            chunks, out, args["jobs"], level, max_line_bytes=args["max_line_bytes"]
-        )
+        if _is_regular(src):
+            path = None if args["file"] == "-" else args["file"]
+            result = parallel.write_ndjson_parallel_file(
+                src, out, jobs, level, max_line, chunk_bytes=chunk, path=path
+            )
+        else:
+            chunks = read_chunks(src, chunk)
+            result = parallel.write_ndjson_parallel(chunks, out, jobs, level, max_line)
     args["rss_kb"] = result.rss_kb
     return result.stats, result.header
 

@@ -1,37 +1,59 @@
 """Playlist bytes to (gzip) NDJSON on several processes, same items as one parser.
 
-The input is cut into blocks right after a URL line: there the parser holds
-no state (no pending ``#EXTINF``, no directives, no partial line), so each
-block parses on its own (in ``M3UParser``'s NDJSON mode). With gzip, each
-block is one gzip member (concatenated members are one valid gzip stream).
-When the output is an OS file (stdout, a file) and workers are forked, a
-worker whose block is next in input order (a shared turn counter) writes it
-to that file itself; a worker that is early hands its bytes back and the
-parent writes them when their turn comes. Otherwise (a ``BytesIO``, no
-``fork``) the parent writes every block.
-At most ``2 * jobs`` blocks are in flight, so memory stays flat.
+The input is cut into blocks right after URL lines (``blocks.py``), where the
+parser holds no state, so each block parses on its own (in ``M3UParser``'s
+NDJSON mode). With gzip, each block is one gzip member (concatenated members
+are one valid gzip stream).
+
+With ``jobs`` = J, J - 1 pool workers parse blocks and so does the parent:
+whenever the workers have enough queued and the block due next is not done,
+the parent parses the next block itself rather than wait. It parses block 0
+before any worker starts, so a body that is not a playlist is refused before
+anything is written. A regular file is not read by the parent beyond a few KB
+at each block boundary: blocks are byte ranges and each process reads its own
+(``os.pread``). A stream is read and cut by the parent, and blocks are sent.
+
+Output is written in input order. When it is an OS file (stdout, a file) and
+workers are forked, a worker whose block is next (a shared turn counter)
+writes it to that file itself; an early worker hands its bytes back and the
+parent writes them in turn. Otherwise (a ``BytesIO``, no ``fork``) the parent
+writes every block. At most ``2 * jobs`` blocks are in flight or waiting for
+their turn, so memory stays flat.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from pipeline.m3u.blocks import (
+    BLOCK_BYTES,
+    Read,
+    Task,
+    block_pieces,
+    block_ranges,
+    find_cut,
+    pread_exact,
+    split_blocks,
+)
+from pipeline.m3u.limits import CHUNK_BYTES
 from pipeline.m3u.ndjson import gzip_compressor
-from pipeline.m3u.options import is_location
 from pipeline.m3u.parser import MAX_LINE_BYTES, M3UParser
-from pipeline.m3u.sniff import BOM, decode_line
 from pipeline.m3u.stats import ParseStats
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-BLOCK_BYTES = 256 * 1024
-_FORCE_CUT = 16  # blocks without any URL line are cut anyway past this many BLOCK_BYTES
+__all__ = [
+    "BLOCK_BYTES",
+    "ParallelResult",
+    "find_cut",
+    "split_blocks",
+    "write_ndjson_parallel",
+    "write_ndjson_parallel_file",
+]
 
 
 @dataclass
@@ -55,23 +77,63 @@ class ParallelResult:
             self.header.setdefault(name, value)
 
 
-_Out = tuple[bytes, ParseStats, dict[str, str], tuple[str, int]]
-# Set in each worker by _init: the shared turn (the index of the next block to write)
-# and the output fd. Only the writer of block `turn` moves it on, so no lock is needed.
+# Output bytes (None: the worker wrote them), stats, header, (process, peak RSS KB).
+_Out = tuple[bytes | None, ParseStats, dict[str, str], tuple[str, int] | None]
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from typing import TypeAlias
+
+    Entry: TypeAlias = Future[_Out] | _Out  # a worker's block, or one the parent parsed
+
+_HEAP_HINT = 4 << 20  # see _keep_freed_memory
+# Set in each worker by _init: the shared turn (the index of the next block to write),
+# the output fd and the input reader. Only the writer of block `turn` moves it on.
 _SHARED: dict[str, Any] = {}
 
 
-def _init(turn: Any, fd: int | None) -> None:
-    _SHARED.update(turn=turn, fd=fd)
+def _shared_turn() -> memoryview:
+    """One int64 in memory shared with forked workers (an anonymous shared map:
+    no ``ctypes``, whose import alone costs each process ~0.4 MB of RSS)."""
+    import mmap
+
+    return memoryview(mmap.mmap(-1, 8)).cast("q")
 
 
-def _encode(block: bytes, first: bool, level: int | None, max_line_bytes: int) -> tuple:
+def _keep_freed_memory() -> None:
+    """Let glibc keep the few MB each block's parse allocates and frees.
+
+    Freeing an mmap'd block raises malloc's mmap and trim thresholds to its
+    size and twice that (mallopt(3)); below them, a block's memory went back
+    to the OS and was faulted in again by the next block: ~350 page faults a
+    block, ~0.7 s of system time over 850k items. ``bytes(n)`` is calloc'd, so
+    no page is touched (no RSS); elsewhere than glibc this is a no-op.
+    """
+    bytes(_HEAP_HINT)
+
+
+def _init(turn: memoryview | None, fd: int | None, source: int | str | None) -> None:
+    """Worker start: ``source`` is None (blocks are sent), the input file's
+    descriptor (inherited through ``fork``) or its path (``spawn``)."""
+    _keep_freed_memory()
+    src = os.open(source, os.O_RDONLY) if isinstance(source, str) else source
+    read = None if src is None else functools.partial(pread_exact, src)
+    _SHARED.update(turn=turn, fd=fd, read=read)
+
+
+def _encode(
+    pieces: Iterable[bytes], first: bool, level: int | None, max_line_bytes: int
+) -> tuple[bytes, M3UParser]:
+    """One block's NDJSON (one gzip member when ``level`` is set) and its parser."""
     parser = M3UParser(max_line_bytes, sniff=first)
-    data = parser.feed_ndjson(block) + parser.close_ndjson()
-    if level is not None:
-        comp = gzip_compressor(level)
-        data = comp.compress(data) + comp.flush()
-    return data, parser
+    feed = parser.feed_ndjson
+    parts = [feed(piece) for piece in pieces]
+    parts.append(parser.close_ndjson())
+    if level is None:
+        return b"".join(parts), parser
+    comp = gzip_compressor(level)
+    parts = [comp.compress(part) for part in parts]
+    parts.append(comp.flush())
+    return b"".join(parts), parser
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -80,81 +142,81 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _work(block: bytes, index: int, level: int | None, max_line_bytes: int) -> _Out:
-    """Parse one block (in a worker): output bytes (b"" once written), stats, header,
-    (worker, peak RSS).
+def _work(task: Task, index: int, level: int | None, max_line_bytes: int) -> _Out:
+    """Parse one block in a worker (reading its range when given one).
 
     On its turn (every earlier block written) the worker writes its block and
     passes the turn on; otherwise it hands the bytes to the parent rather than
     wait, since waiting for a descheduled peer idles it on a busy machine.
     """
-    data, parser = _encode(block, index == 0, level, max_line_bytes)
+    data, parser = _encode(block_pieces(task, _SHARED["read"]), index == 0, level, max_line_bytes)
     turn, fd = _SHARED["turn"], _SHARED["fd"]
-    if fd is not None and turn.value == index:
+    out: bytes | None = data
+    if fd is not None and turn[0] == index:
         _write_all(fd, data)
-        turn.value = index + 1
-        data = b""
+        turn[0] = index + 1
+        out = None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return data, parser.stats, parser.header, (f"worker-{os.getpid()}", rss)
+    return out, parser.stats, parser.header, (f"worker-{os.getpid()}", rss)
 
 
-def _is_url_line(raw: bytes) -> bool:
-    """A line after which the parser holds no state, judged as ``M3UParser`` does:
-    not a directive, and a URI or path (any other line ends an entry only when
-    an ``#EXTINF`` is pending, which cannot be known here)."""
-    line = decode_line(raw)
-    if line and (line[0] <= " " or line[-1] <= " "):
-        line = line.strip()
-    return bool(line) and line[0] != "#" and is_location(line)
+class _Ordered:
+    """The parent's end: writes blocks in input order and merges their counters."""
+
+    def __init__(
+        self, out: IO[bytes], fd: int | None, turn: memoryview | None, result: ParallelResult
+    ):
+        self.out, self.fd, self.turn, self.result = out, fd, turn, result
+
+    def take(self, entry: Entry) -> None:
+        """Write (unless its worker did) and count the block due next."""
+        data, stats, header, proc = entry if isinstance(entry, tuple) else entry.result()
+        if data is not None:
+            self.out.write(data)
+            if self.fd is not None and self.turn is not None:
+                self.out.flush()  # before the turn passes to workers writing to the fd
+                self.turn[0] += 1
+        self.result.merge(stats, header)
+        if proc is not None:
+            rss = self.result.rss_kb
+            rss[proc[0]] = max(rss.get(proc[0], 0), proc[1])
 
 
-def _last_end(buf: bytes | bytearray, lo: int, hi: int, has_cr: bool) -> int:
-    lf = buf.rfind(b"\n", lo, hi)
-    return max(lf, buf.rfind(b"\r", lo, hi)) if has_cr else lf
+def _busy(pending: deque[Entry]) -> int:
+    return sum(1 for entry in pending if not isinstance(entry, tuple) and not entry.done())
 
 
-def find_cut(buf: bytes | bytearray, start: int = 0) -> int:
-    """Offset just after the last complete URL line of ``buf`` (0: none).
+def _drive(
+    todo: Iterator[tuple[int, Task]],
+    pool: ProcessPoolExecutor | None,
+    sink: _Ordered,
+    parse: Callable[[Task, int], _Out],
+    args: tuple[int, int | None, int],
+) -> None:
+    """Feed the workers (``2 * (jobs - 1)`` blocks queued), parse the next block
+    here when they have enough, and write each block when its turn comes."""
+    jobs, level, max_line_bytes = args
+    pending: deque[Entry] = deque()
+    depth = 2 * (jobs - 1) if pool is not None else 0
+    item = next(todo, None)
+    while item is not None or pending:
+        while pending and (isinstance(pending[0], tuple) or pending[0].done()):
+            sink.take(pending.popleft())
+        if item is not None and len(pending) < 2 * jobs:
+            index, task = item
+            if pool is not None and _busy(pending) < depth:
+                pending.append(pool.submit(_work, task, index, level, max_line_bytes))
+            else:
+                pending.append(parse(task, index))
+            item = next(todo, None)
+        elif pending:
+            sink.take(pending.popleft())  # wait for the block due next
 
-    ``start`` must be a line start; lines before it are not looked at.
-    """
-    has_cr = b"\r" in buf
-    stop = _last_end(buf, start, len(buf), has_cr)
-    while stop >= 0:
-        prev = _last_end(buf, start, stop, has_cr)
-        if _is_url_line(bytes(buf[prev + 1 if prev >= 0 else start : stop])):
-            return stop + 1
-        stop = prev
-    return 0
 
+def _start_method() -> str:
+    import multiprocessing
 
-def split_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
-    """Re-cut a byte stream into blocks that each end right after a URL line.
-
-    Input with no URL line for ``max(16 * block_bytes, 16 MiB)`` bytes is cut at
-    a line end anyway (only such input can parse differently from one parser).
-    """
-    force = max(_FORCE_CUT * block_bytes, 16 << 20)
-    buf = bytearray()
-    scanned = 0  # a line start; no URL line ends before it
-    first = True  # a BOM at the start of the body is not part of its first line
-    for chunk in chunks:
-        buf += chunk
-        if len(buf) < block_bytes:
-            continue
-        if first and buf.startswith(BOM):
-            scanned = max(scanned, len(BOM))
-        cut = find_cut(buf, scanned)
-        if cut == 0 and len(buf) > force:
-            cut = _last_end(buf, 0, len(buf), True) + 1
-        if cut:
-            yield bytes(buf[:cut])
-            del buf[:cut]
-            scanned, first = 0, False
-        else:
-            scanned = _last_end(buf, scanned, len(buf), True) + 1 or scanned
-    if buf:
-        yield bytes(buf)
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def _direct_fd(out: Any, method: str) -> int | None:
@@ -167,6 +229,61 @@ def _direct_fd(out: Any, method: str) -> int | None:
         return None
     out.flush()
     return fd
+
+
+def _with_pool(
+    todo: Iterator[tuple[int, Task]],
+    sink: _Ordered,
+    parse: Callable[[Task, int], _Out],
+    opts: tuple[int, int | None, int],
+    source: int | str | None,
+) -> None:
+    """``_drive`` with ``jobs - 1`` worker processes."""
+    import multiprocessing  # here, not at import: `pipeline m3u` starts faster
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context(_start_method())
+    initargs = (sink.turn, sink.fd, source)
+    with ProcessPoolExecutor(opts[0] - 1, ctx, initializer=_init, initargs=initargs) as pool:
+        try:
+            _drive(todo, pool, sink, parse, opts)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _run(
+    tasks: Iterable[Task],
+    out: IO[bytes],
+    opts: tuple[int, int | None, int],
+    read: Read | None,
+    source: int | str | None,
+) -> ParallelResult:
+    """Parse ``tasks`` (blocks, or byte ranges the parent reads with ``read`` and
+    the workers from ``source``, see ``_init``) on ``jobs`` processes."""
+    jobs, level, max_line_bytes = opts
+    fd = _direct_fd(out, _start_method())
+    turn = _shared_turn() if fd is not None else None  # only forked workers write
+    result = ParallelResult()
+    sink = _Ordered(out, fd, turn, result)
+
+    def parse(task: Task, index: int) -> _Out:
+        data, parser = _encode(block_pieces(task, read), index == 0, level, max_line_bytes)
+        return data, parser.stats, parser.header, None
+
+    _keep_freed_memory()
+    todo = enumerate(tasks)
+    first = next(todo, None)
+    if first is None:  # empty input: let the parser say so
+        M3UParser().close()
+    else:  # block 0 here first: a non-playlist is refused before any worker starts
+        sink.take(parse(first[1], 0))
+        if jobs > 1:
+            _with_pool(todo, sink, parse, opts, source)
+        else:
+            _drive(todo, None, sink, parse, opts)
+    result.rss_kb["main"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return result
 
 
 def write_ndjson_parallel(
@@ -183,38 +300,33 @@ def write_ndjson_parallel(
     ``level`` is None. Raises ``NotAPlaylist`` (before writing anything) like
     ``M3UParser``.
     """
-    import multiprocessing  # here, not at import: `pipeline m3u` starts faster
-    from concurrent.futures import ProcessPoolExecutor
+    opts = (max(1, jobs), level, max_line_bytes)
+    return _run(split_blocks(chunks, block_bytes), out, opts, None, None)
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    fd = _direct_fd(out, method)
-    result = ParallelResult()
-    window: deque[Future[_Out]] = deque()
 
-    def collect() -> None:
-        data, stats, header, (worker, rss) = window.popleft().result()
-        if data:  # earlier blocks are all written: this one is the parent's to write
-            out.write(data)
-            if fd is not None:
-                out.flush()  # before the turn passes to workers writing to the fd
-                turn.value += 1
-        result.merge(stats, header)
-        result.rss_kb[worker] = max(result.rss_kb.get(worker, 0), rss)
+def write_ndjson_parallel_file(
+    src: IO[bytes],
+    out: IO[bytes],
+    jobs: int = 2,
+    level: int | None = 1,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    *,
+    block_bytes: int = BLOCK_BYTES,
+    chunk_bytes: int = CHUNK_BYTES,
+    path: str | None = None,
+) -> ParallelResult:
+    """``write_ndjson_parallel`` of a regular file ``src`` from its position on,
+    with the blocks of ``read_chunks(src, chunk_bytes)``: every process reads
+    its own blocks. Without ``fork`` the workers open ``path``; with neither,
+    the parent reads the file as a stream.
+    """
+    opts = (max(1, jobs), level, max_line_bytes)
+    fork = _start_method() == "fork"
+    if path is None and not fork:
+        chunks = iter(lambda: src.read(chunk_bytes), b"")
+        return _run(split_blocks(chunks, block_bytes), out, opts, None, None)
+    fd = src.fileno()
 
-    turn = ctx.Value("q", 0, lock=False)
-    with ProcessPoolExecutor(max(1, jobs), ctx, initializer=_init, initargs=(turn, fd)) as pool:
-        try:
-            for index, block in enumerate(split_blocks(chunks, block_bytes)):
-                window.append(pool.submit(_work, block, index, level, max_line_bytes))
-                while len(window) >= 2 * jobs or (index == 0 and window):
-                    collect()  # the first block alone: a non-playlist stops everything
-            while window:
-                collect()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    if result.stats.bytes == 0:  # empty input: let the parser say so
-        M3UParser().close()
-    result.rss_kb["main"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return result
+    read = functools.partial(pread_exact, fd)
+    ranges = block_ranges(read, os.fstat(fd).st_size, src.tell(), block_bytes, chunk_bytes)
+    return _run(ranges, out, opts, read, fd if fork else path)
