@@ -1,6 +1,6 @@
 """Bench: the catalogue end to end on an 850k playlist (issue 14 targets).
 
-One run: bare `pipeline m3u`-equivalent parse time; submit -> done with the
+One run: bare `pipeline m3u --gzip` time (-j 1 and the default); submit -> done with the
 catalogue; peak RSS of the parse child and of its catalogue builder; groups,
 page (first and last group) and search p95 with worker RSS growth; then a
 refresh with ~1% of items added, removed and changed: exact diff counts and
@@ -129,8 +129,9 @@ def main() -> int:
     if not v1.exists():
         generate(args.items, v1)
     expected = refreshed(v1, v2)
-    bare = bare_parser_s(v1)
-    print(f"playlist: {args.items} items; bare parser: {bare:.2f} s")
+    bare, bare_default = bare_parser_s(v1), bare_parser_s(v1, "auto")
+    print(f"playlist: {args.items} items; bare pipeline m3u --gzip: {bare:.2f} s (-j 1), "
+          f"{bare_default:.2f} s (default -j)")
     shutil.copy(v1, live)
     with serve_dir(www) as http_base, bench_stack("catalogue") as stack:
         worker = stack.start_worker()
@@ -159,6 +160,8 @@ def main() -> int:
         print(f"refresh -> done {refresh_s:.2f} s; changes {d['changes']} (expected "
               f"{expected}); diff stream {diff_ms[0]:.0f} ms, {raw.count(NL)} lines")
     doc = {"items": args.items, "bare_parser_s": round(bare, 2),
+           "bare_default_j_s": round(bare_default, 2),
+           "ratio_to_default_j": round(to_done / bare_default, 2),
            "submit_to_done_s": round(to_done, 2), "ratio_to_bare": round(to_done / bare, 2),
            "refresh_to_done_s": round(refresh_s, 2),
            "parse_child_peak_rss_mb": round(sampler.parse, 1),
