@@ -41,8 +41,15 @@ from pipeline.m3u.blocks import (
     pread_exact,
     split_blocks,
 )
+from pipeline.m3u.blockwork import (
+    BlockOut,
+    encode_block,
+    init_worker,
+    keep_freed_memory,
+    parse_block,
+    shared_turn,
+)
 from pipeline.m3u.limits import CHUNK_BYTES
-from pipeline.m3u.ndjson import gzip_compressor
 from pipeline.m3u.parser import MAX_LINE_BYTES, M3UParser
 from pipeline.m3u.stats import ParseStats
 
@@ -77,88 +84,11 @@ class ParallelResult:
             self.header.setdefault(name, value)
 
 
-# Output bytes (None: the worker wrote them), stats, header, (process, peak RSS KB).
-_Out = tuple[bytes | None, ParseStats, dict[str, str], tuple[str, int] | None]
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
     from typing import TypeAlias
 
-    Entry: TypeAlias = Future[_Out] | _Out  # a worker's block, or one the parent parsed
-
-_HEAP_HINT = 4 << 20  # see _keep_freed_memory
-# Set in each worker by _init: the shared turn (the index of the next block to write),
-# the output fd and the input reader. Only the writer of block `turn` moves it on.
-_SHARED: dict[str, Any] = {}
-
-
-def _shared_turn() -> memoryview:
-    """One int64 in memory shared with forked workers (an anonymous shared map:
-    no ``ctypes``, whose import alone costs each process ~0.4 MB of RSS)."""
-    import mmap
-
-    return memoryview(mmap.mmap(-1, 8)).cast("q")
-
-
-def _keep_freed_memory() -> None:
-    """Let glibc keep the few MB each block's parse allocates and frees.
-
-    Freeing an mmap'd block raises malloc's mmap and trim thresholds to its
-    size and twice that (mallopt(3)); below them, a block's memory went back
-    to the OS and was faulted in again by the next block: ~350 page faults a
-    block, ~0.7 s of system time over 850k items. ``bytes(n)`` is calloc'd, so
-    no page is touched (no RSS); elsewhere than glibc this is a no-op.
-    """
-    bytes(_HEAP_HINT)
-
-
-def _init(turn: memoryview | None, fd: int | None, source: int | str | None) -> None:
-    """Worker start: ``source`` is None (blocks are sent), the input file's
-    descriptor (inherited through ``fork``) or its path (``spawn``)."""
-    _keep_freed_memory()
-    src = os.open(source, os.O_RDONLY) if isinstance(source, str) else source
-    read = None if src is None else functools.partial(pread_exact, src)
-    _SHARED.update(turn=turn, fd=fd, read=read)
-
-
-def _encode(
-    pieces: Iterable[bytes], first: bool, level: int | None, max_line_bytes: int
-) -> tuple[bytes, M3UParser]:
-    """One block's NDJSON (one gzip member when ``level`` is set) and its parser."""
-    parser = M3UParser(max_line_bytes, sniff=first)
-    feed = parser.feed_ndjson
-    parts = [feed(piece) for piece in pieces]
-    parts.append(parser.close_ndjson())
-    if level is None:
-        return b"".join(parts), parser
-    comp = gzip_compressor(level)
-    parts = [comp.compress(part) for part in parts]
-    parts.append(comp.flush())
-    return b"".join(parts), parser
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _work(task: Task, index: int, level: int | None, max_line_bytes: int) -> _Out:
-    """Parse one block in a worker (reading its range when given one).
-
-    On its turn (every earlier block written) the worker writes its block and
-    passes the turn on; otherwise it hands the bytes to the parent rather than
-    wait, since waiting for a descheduled peer idles it on a busy machine.
-    """
-    data, parser = _encode(block_pieces(task, _SHARED["read"]), index == 0, level, max_line_bytes)
-    turn, fd = _SHARED["turn"], _SHARED["fd"]
-    out: bytes | None = data
-    if fd is not None and turn[0] == index:
-        _write_all(fd, data)
-        turn[0] = index + 1
-        out = None
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return out, parser.stats, parser.header, (f"worker-{os.getpid()}", rss)
-
+    Entry: TypeAlias = Future[BlockOut] | BlockOut  # a worker's block, or one the parent parsed
 
 class _Ordered:
     """The parent's end: writes blocks in input order and merges their counters."""
@@ -190,7 +120,7 @@ def _drive(
     todo: Iterator[tuple[int, Task]],
     pool: ProcessPoolExecutor | None,
     sink: _Ordered,
-    parse: Callable[[Task, int], _Out],
+    parse: Callable[[Task, int], BlockOut],
     args: tuple[int, int | None, int],
 ) -> None:
     """Feed the workers (``2 * (jobs - 1)`` blocks queued), parse the next block
@@ -205,7 +135,7 @@ def _drive(
         if item is not None and len(pending) < 2 * jobs:
             index, task = item
             if pool is not None and _busy(pending) < depth:
-                pending.append(pool.submit(_work, task, index, level, max_line_bytes))
+                pending.append(pool.submit(parse_block, task, index, level, max_line_bytes))
             else:
                 pending.append(parse(task, index))
             item = next(todo, None)
@@ -234,7 +164,7 @@ def _direct_fd(out: Any, method: str) -> int | None:
 def _with_pool(
     todo: Iterator[tuple[int, Task]],
     sink: _Ordered,
-    parse: Callable[[Task, int], _Out],
+    parse: Callable[[Task, int], BlockOut],
     opts: tuple[int, int | None, int],
     source: int | str | None,
 ) -> None:
@@ -244,7 +174,7 @@ def _with_pool(
 
     ctx = multiprocessing.get_context(_start_method())
     initargs = (sink.turn, sink.fd, source)
-    with ProcessPoolExecutor(opts[0] - 1, ctx, initializer=_init, initargs=initargs) as pool:
+    with ProcessPoolExecutor(opts[0] - 1, ctx, initializer=init_worker, initargs=initargs) as pool:
         try:
             _drive(todo, pool, sink, parse, opts)
         except BaseException:
@@ -260,18 +190,18 @@ def _run(
     source: int | str | None,
 ) -> ParallelResult:
     """Parse ``tasks`` (blocks, or byte ranges the parent reads with ``read`` and
-    the workers from ``source``, see ``_init``) on ``jobs`` processes."""
+    the workers from ``source``, see ``init_worker``) on ``jobs`` processes."""
     jobs, level, max_line_bytes = opts
     fd = _direct_fd(out, _start_method())
-    turn = _shared_turn() if fd is not None else None  # only forked workers write
+    turn = shared_turn() if fd is not None else None  # only forked workers write
     result = ParallelResult()
     sink = _Ordered(out, fd, turn, result)
 
-    def parse(task: Task, index: int) -> _Out:
-        data, parser = _encode(block_pieces(task, read), index == 0, level, max_line_bytes)
+    def parse(task: Task, index: int) -> BlockOut:
+        data, parser = encode_block(block_pieces(task, read), index == 0, level, max_line_bytes)
         return data, parser.stats, parser.header, None
 
-    _keep_freed_memory()
+    keep_freed_memory()
     todo = enumerate(tasks)
     first = next(todo, None)
     if first is None:  # empty input: let the parser say so
