@@ -43,8 +43,12 @@ XDIST_GROUPS = {
 }
 
 
+def _rel(path: str) -> str:
+    return Path(path).resolve().relative_to(ROOT).as_posix()
+
+
 def _xdist_group(path: str) -> str | None:
-    rel = Path(path).resolve().relative_to(ROOT).as_posix()
+    rel = _rel(path)
     for prefix, group in XDIST_GROUPS.items():
         if rel.startswith(prefix):
             return group
@@ -69,7 +73,7 @@ SLOW_FIRST = (
 
 
 def _rank(item: pytest.Item) -> int:
-    rel = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+    rel = _rel(str(item.fspath))
     return SLOW_FIRST.index(rel) if rel in SLOW_FIRST else len(SLOW_FIRST)
 
 

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import S3Server, Worker, WorkerFactory, poll
-from tests.integration.http_server import serve_routes, synthetic_playlist
+from tests.integration.http_server import full_speed, serve_routes, synthetic_playlist
 from tests.integration.test_media_flow import (
     Destination,
     destination,
@@ -145,10 +145,7 @@ def test_two_workers_route_and_take_over(worker_factory: WorkerFactory, s3_serve
         resumed_before = len(a.events("prewarm_resumed"))
         killed_at = time.monotonic()
         b.kill(signal.SIGKILL)
-        # Resumed runs download again: at full speed (the drip only had to make sure
-        # the kill landed mid-parse).
-        for path, (code, body, headers, _drip) in list(routes.items()):
-            routes[path] = (code, body, headers, 0.0)
+        full_speed(routes)  # resumed runs download again
         # b's log is final now: the prewarms it owned and did not finish.
         media_of_a, media_of_b = _media_ids(a, "prewarm_queued"), _media_ids(b, "prewarm_queued")
         assert media_of_a and media_of_b and not media_of_a & media_of_b, (media_of_a,

@@ -18,7 +18,7 @@ from pipeline.embedded import seaweed
 from pipeline.embedded.ports import free_port
 from pipeline.settings import Settings
 from tests.conftest import ROOT, poll
-from tests.integration.http_server import serve_routes, synthetic_playlist
+from tests.integration.http_server import full_speed, serve_routes, synthetic_playlist
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -178,9 +178,7 @@ def test_up_without_worker_then_worker_killed_and_started_again(tmp_path: Path) 
                  what="parse running")
             worker.kill()
             worker.wait(timeout=10)
-            # The resumed run downloads again: at full speed (the drip only had to
-            # make sure the kill landed mid-parse).
-            routes["/big.m3u"] = (200, routes["/big.m3u"][1], {}, 0.0)
+            full_speed(routes)  # the resumed run downloads again
             assert up.poll() is None  # the stack does not restart a worker it did not start
             worker = start_worker()
 

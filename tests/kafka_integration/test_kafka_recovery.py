@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from tests.conftest import Worker, poll
-from tests.integration.http_server import serve_routes, synthetic_playlist
+from tests.integration.http_server import full_speed, serve_routes, synthetic_playlist
 from tests.kafka_integration.conftest import KafkaWorkerFactory
 
 ITEMS = 30_000
@@ -39,9 +39,7 @@ def test_sigkill_mid_parse_two_workers_takeover(kafka_workers: KafkaWorkerFactor
         survivor = second if victim is first else first
         victim.kill()
         killed_at = time.monotonic()
-        # The resumed run downloads again: at full speed (the drip only had to make
-        # sure the kill landed mid-parse).
-        routes["/big.m3u"] = (200, routes["/big.m3u"][1], {}, 0.0)
+        full_speed(routes)  # the resumed run downloads again
 
         def final(job: str) -> dict | None:
             status, row = survivor.request("GET", f"/api/playlist/jobs/{job}")

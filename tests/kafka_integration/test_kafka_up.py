@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import ROOT, poll
-from tests.integration.http_server import serve_routes, synthetic_playlist
+from tests.integration.http_server import full_speed, serve_routes, synthetic_playlist
 from tests.integration.test_up import _env, _health
 from tests.kafka_integration.conftest import kafka_libs
 
@@ -72,9 +72,7 @@ def test_running_job_survives_a_restart_of_the_stack(tmp_path: Path) -> None:
             poll(lambda: '"parse_progress"' in log.read_text(errors="replace"), timeout=90,
                  what="parse running")
             _stop_up(up)
-            # The resumed run downloads again: at full speed (the drip only had to
-            # make sure the stop landed mid-parse).
-            routes["/big.m3u"] = (200, routes["/big.m3u"][1], {}, 0.0)
+            full_speed(routes)  # the resumed run downloads again
             sentinel = table_dir / "kept"
             sentinel.write_text("a wipe would delete this")
 
