@@ -59,7 +59,8 @@ class ParseService(Service):
         self.task_runs: dict[str, str] = {}  # job_id -> run id of the local task
         self.resumed: dict[str, float] = {}  # job_id -> time after which it starts regardless
         self._background: set[asyncio.Future[Any]] = set()  # progress sends, discards
-        self.cancelled: set[str] = set()  # running jobs being cancelled by request
+        # Running jobs being cancelled by request, with when (time.monotonic()).
+        self.cancelled: dict[str, float] = {}
         self._wakeup = asyncio.Event()
 
     # --- what the agents and views call
@@ -83,14 +84,16 @@ class ParseService(Service):
             log.info("parse_superseded", extra={"job_id": job_id, "run_id": run_id})
             task.cancel()
 
-    def cancel_job(self, job_id: str) -> bool:
+    def cancel_job(self, job_id: str, since: float | None = None) -> bool:
         """Cancel by request: out of the queue, its running child killed (the task's
-        cancellation kills the pooled process). True when a run was stopped."""
+        cancellation kills the pooled process). `since`: when the request reached
+        this worker (time.monotonic()), for the logged stop latency. True when a run
+        was stopped."""
         self.queue.discard(job_id)
         self.resumed.pop(job_id, None)
         task = self.tasks.get(job_id)
         if task is not None and not task.done():
-            self.cancelled.add(job_id)
+            self.cancelled[job_id] = time.monotonic() if since is None else since
             task.cancel()
             log.info("parse_cancelled", extra={"job_id": job_id,
                                                "run_id": self.task_runs.get(job_id)})
@@ -215,7 +218,7 @@ class ParseService(Service):
         if self.tasks.get(job_id) is task:
             del self.tasks[job_id]
             self.task_runs.pop(job_id, None)
-            self.cancelled.discard(job_id)
+            self.cancelled.pop(job_id, None)
             self.queue.finish(job_id)
         self._kick()
 
@@ -238,6 +241,10 @@ class ParseService(Service):
             await asyncio.shield(self._report(job_id, run_id, attempt, started, outcome, last))
         except asyncio.CancelledError:
             if not reported and job_id in self.cancelled:
+                # The pool has killed and reaped the child by now: the stop latency.
+                log.info("parse_child_stopped", extra={
+                    "job_id": job_id, "run_id": run_id,
+                    "stop_s": round(time.monotonic() - self.cancelled[job_id], 3)})
                 # The child may have completed its upload just before it was killed.
                 self.discard_result(result_uri(self.settings.results_bucket, spec.result_key))
             raise

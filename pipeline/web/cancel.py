@@ -50,7 +50,7 @@ class CancelJob(ApiView):
     """DELETE a playlist job: a queued job never starts, a running parse is stopped."""
 
     async def delete(self, request: Request, job_id: str) -> Response:
-        deps = self.deps
+        deps, received = self.deps, time.monotonic()
         owner = deps.router.route(request, deps.playlist_jobs, job_id)
         if owner is not None:
             return await deps.router.forward(request, owner)
@@ -59,7 +59,7 @@ class CancelJob(ApiView):
             require_broker(deps.probe)
             await send_or_503(deps.topics.parse_events, job_id, ParseEvent(
                 kind=EventKind.CANCELLED, job_id=job_id, run_id=row.run_id, at=time.time()))
-            deps.parse.cancel_job(job_id)
+            deps.parse.cancel_job(job_id, received)
             deps.metrics.cancels.labels(domain="parse").inc()
             row = await _applied(lambda: deps.playlist_jobs.get(job_id))
         return self.json(job_answer(row, None), status=200 if row.status not in ACTIVE else 202)
