@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/catalogue.py
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/cancel.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/engines.py  # Tansu vs 3-node Kafka; needs java and mvn
 

@@ -164,8 +164,11 @@ class ParseService(Service):
                 not_before = row.not_before
                 if row.status == JobStatus.RUNNING:
                     not_before = time.time() + RESUME_GRACE_S
-                    self.resumed[job_id] = not_before + RESUME_MAX_WAIT_S
                     log.info("parse_resume", extra={"job_id": job_id, "run_id": row.run_id})
+                # A `queued` row may be stale too: its run's `started` and `done` events
+                # can sit unapplied in the topic (the agents pause while a rebalance
+                # recovers the tables). Each row waits for its events partition first.
+                self.resumed[job_id] = max(not_before, time.time()) + RESUME_MAX_WAIT_S
                 self.queue.add(job_id, row.queued_at, not_before)
         self._kick()
 
