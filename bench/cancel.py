@@ -14,6 +14,7 @@ Target (the events issue): stopped in under 2 s, no result object left.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ from tests.integration.http_server import serve_dir
 
 BUCKET = "pipeline-results"
 STOP_TARGET_S = 2.0
+# Command lines of a pooled parse process and of its catalogue builder.
+PARSE_MARKS = ("spawn_main", "pipeline.catalogue_job")
 
 
 def _poll(predicate: Any, timeout: float, what: str, interval: float = 0.01) -> Any:
@@ -43,13 +46,25 @@ def _poll(predicate: Any, timeout: float, what: str, interval: float = 0.01) -> 
 
 
 def _parse_processes(worker: BenchWorker) -> list[psutil.Process]:
-    """The worker's descendants: the pooled parse child and its catalogue builder."""
+    """The worker's parse child and its catalogue builder (not its other helpers)."""
     assert worker.child.proc
-    return psutil.Process(worker.child.proc.pid).children(recursive=True)
+    out = []
+    for proc in psutil.Process(worker.child.proc.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any(mark in " ".join(proc.cmdline()) for mark in PARSE_MARKS):
+                out.append(proc)
+    return out
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _gone(procs: list[psutil.Process]) -> bool:
-    return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs)
+    return not any(map(_alive, procs))
 
 
 def _left_in_bucket(stack: BenchStack, job_id: str) -> dict[str, int]:
