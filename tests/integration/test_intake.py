@@ -39,7 +39,10 @@ ROUTES: dict[str, tuple[int, bytes, dict[str, str], float]] = {
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
-    with serve_routes(ROUTES) as base:
+    # /big.m3u: the 850k-item playlist of the cancel acceptance (~90 MB, built here
+    # rather than at import): a parse child that is busy, not waiting on the network.
+    big = synthetic_playlist(850_000)
+    with serve_routes({**ROUTES, "/big.m3u": (200, big, {}, 0.0)}) as base:
         yield base
 
 
@@ -245,7 +248,7 @@ def _stop_s(worker: Worker, job_id: str, nth: int) -> float:
 def test_cancel_stops_a_running_parse_quickly_and_leaves_no_result(
         stack: tuple[WorkerFactory, Worker], served: str) -> None:
     factory, worker = stack
-    url = f"{served}/slow.m3u"
+    url = f"{served}/big.m3u"  # 850,000 items
     status, answer = worker.request("POST", "/api/playlist/parse", {"url": url})
     job_id = answer["job_id"]
     _wait_running(worker, job_id)
