@@ -11,6 +11,7 @@ from pipeline import sse
 from pipeline.delivery import DEAD, DONE, PENDING, applied, public_item
 from pipeline.errors import RateLimited
 from pipeline.jobevents import (
+    HISTORY_EVENTS,
     HISTORY_PER_JOB,
     SUBSCRIBER_BUFFER,
     JobEvents,
@@ -71,6 +72,21 @@ def test_progress_at_most_once_a_second_and_history_is_bounded() -> None:
         hub.publish("playlist", "k", "progress", {})
     last = hub.current("playlist", "k", "progress", {})
     assert hub.since("playlist", "k", last.seq) == []
+
+
+def test_history_holds_a_bounded_number_of_events_across_jobs() -> None:
+    """Many jobs: the least recently changed lose their history (a stream resuming
+    one starts from its current state), the recent ones keep theirs."""
+    hub = JobEvents(clock=Clock())
+    firsts = []
+    for i in range(HISTORY_EVENTS):  # twice the events the history keeps
+        firsts.append(hub.publish("media", f"m{i}", "queued", {"media_id": f"m{i}"}))
+        hub.publish("media", f"m{i}", "done", {"media_id": f"m{i}"})
+    assert hub.remembered() <= HISTORY_EVENTS
+    newest, oldest = firsts[-1], firsts[0]
+    assert newest and oldest
+    assert [e.event for e in hub.since("media", newest.key, newest.seq) or []] == ["done"]
+    assert hub.since("media", oldest.key, oldest.seq) is None
 
 
 async def test_subscriptions_fan_out_by_job_and_by_domain() -> None:
