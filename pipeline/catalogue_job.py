@@ -89,9 +89,12 @@ class CatalogueBuild:
             return 0.0
         return times.user + times.system if times else 0.0
 
-    def kill(self) -> None:
+    async def stop(self) -> None:
+        """Kill the builder if it still runs, and reap it (a transport left to the
+        garbage collector after the loop closed logs a traceback)."""
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
+            await self.proc.wait()
 
 
 def _file_reader(path: str) -> Any:
@@ -188,13 +191,17 @@ async def delete_runs(settings: Settings, job_id: str, runs: list[str]) -> None:
     log.info("catalogue_runs_deleted", extra={"job_id": job_id, "runs": runs})
 
 
+class Truncated(Exception):
+    """The builder's input ended inside a frame: the parse child is gone."""
+
+
 def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
     """``(lines, fields)`` of each frame on a binary stream, until its end."""
     while head := stream.read(FRAME.size):
         sizes = FRAME.unpack(head) if len(head) == FRAME.size else (0, 0)
         lines, fields = stream.read(sizes[0]), stream.read(sizes[1])
         if not lines or len(lines) != sizes[0] or len(fields) != sizes[1]:
-            raise SystemExit("catalogue builder: input ends inside a frame")
+            raise Truncated
         yield lines, fields
 
 
@@ -225,4 +232,9 @@ def _die_with_parent() -> None:
 
 if __name__ == "__main__":
     _die_with_parent()
-    build_main(*sys.argv[1:4])
+    try:
+        build_main(*sys.argv[1:4])
+    except (Truncated, BrokenPipeError):
+        # The parse child was killed (a cancel, the memory cap) or failed: nobody
+        # reads this process's output any more, and the worker's log is JSON only.
+        os._exit(2)

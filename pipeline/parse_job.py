@@ -99,7 +99,7 @@ async def run_parse(spec: ParseSpec, conn: Connection) -> dict[str, Any]:
                     await writer.complete()
                 catalogue = await _catalogue(spec, s3, build, _stream(started, build))
         finally:
-            build.kill()
+            await build.stop()
     stats = parser.stats
     return {
         "items": stats.items,

@@ -41,9 +41,13 @@ ROUTES: dict[str, tuple[int, bytes, dict[str, str], float]] = {
 def served() -> Iterator[str]:
     # /big.m3u: the 850k-item playlist of the cancel acceptance (~90 MB, built here
     # rather than at import): a parse child that is busy, not waiting on the network.
-    big = synthetic_playlist(850_000)
-    with serve_routes({**ROUTES, "/big.m3u": (200, big, {}, 0.0)}) as base:
-        yield base
+    # Tests change ROUTES while it is served (the upstream comes back): served as is.
+    ROUTES["/big.m3u"] = (200, synthetic_playlist(850_000), {}, 0.0)
+    try:
+        with serve_routes(ROUTES) as base:
+            yield base
+    finally:
+        del ROUTES["/big.m3u"]
 
 
 @pytest.fixture(scope="module")
