@@ -59,8 +59,10 @@ class ParseService(Service):
         self.task_runs: dict[str, str] = {}  # job_id -> run id of the local task
         self.resumed: dict[str, float] = {}  # job_id -> time after which it starts regardless
         self._background: set[asyncio.Future[Any]] = set()  # progress sends, discards
-        # Running jobs being cancelled by request, with when (time.monotonic()).
-        self.cancelled: dict[str, float] = {}
+        self.cancelled: set[str] = set()  # running jobs being cancelled by request
+        # When each cancelled run's cancel first reached this worker (time.monotonic()),
+        # by task: the view and then the events agent both cancel; the first counts.
+        self._cancel_at: dict[asyncio.Task[None], float] = {}
         self._wakeup = asyncio.Event()
 
     # --- what the agents and views call
@@ -93,7 +95,8 @@ class ParseService(Service):
         self.resumed.pop(job_id, None)
         task = self.tasks.get(job_id)
         if task is not None and not task.done():
-            self.cancelled[job_id] = time.monotonic() if since is None else since
+            self.cancelled.add(job_id)
+            self._cancel_at.setdefault(task, time.monotonic() if since is None else since)
             task.cancel()
             log.info("parse_cancelled", extra={"job_id": job_id,
                                                "run_id": self.task_runs.get(job_id)})
@@ -218,10 +221,11 @@ class ParseService(Service):
     def _task_done(self, job_id: str, task: asyncio.Task[None]) -> None:
         """Forget a finished run, unless a newer run of the job replaced it already (a
         fresh submit right after a cancel): its slot and task are not ours to clear."""
+        self._cancel_at.pop(task, None)
         if self.tasks.get(job_id) is task:
             del self.tasks[job_id]
             self.task_runs.pop(job_id, None)
-            self.cancelled.pop(job_id, None)
+            self.cancelled.discard(job_id)
             self.queue.finish(job_id)
         self._kick()
 
@@ -243,11 +247,12 @@ class ParseService(Service):
             reported = True  # from here the agent decides what a late outcome means
             await asyncio.shield(self._report(job_id, run_id, attempt, started, outcome, last))
         except asyncio.CancelledError:
+            cancel_at = self._cancel_at.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if not reported and job_id in self.cancelled:
                 # The pool has killed and reaped the child by now: the stop latency.
                 log.info("parse_child_stopped", extra={
                     "job_id": job_id, "run_id": run_id,
-                    "stop_s": round(time.monotonic() - self.cancelled[job_id], 3)})
+                    "stop_s": round(time.monotonic() - (cancel_at or time.monotonic()), 3)})
                 # The child may have completed its upload just before it was killed.
                 self.discard_result(result_uri(self.settings.results_bucket, spec.result_key))
             raise
