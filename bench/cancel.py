@@ -27,22 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pipeline_parse import playlist_of
 from bench.stack import BenchStack, BenchWorker, bench_stack, http_json, write_results
 from pipeline.embedded import seaweed
+from tests.conftest import poll
 from tests.integration.http_server import serve_dir
 
 BUCKET = "pipeline-results"
 STOP_TARGET_S = 2.0
 # Command lines of a pooled parse process and of its catalogue builder.
-PARSE_MARKS = ("spawn_main", "pipeline.catalogue_job")
-
-
-def _poll(predicate: Any, timeout: float, what: str, interval: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(what)
+PARSE_MARKS = ("spawn_main", "pipeline.catalogue_builder")
 
 
 def _parse_processes(worker: BenchWorker) -> list[psutil.Process]:
@@ -85,17 +76,17 @@ def cancel_at(stack: BenchStack, worker: BenchWorker, url: str, at: int) -> dict
         return row if row.get("status") == "running" and \
             (row.get("progress") or {}).get("items", 0) >= at else None
 
-    row = _poll(past_point, 600, f"{at} items parsed", interval=0.05)
+    row = poll(past_point, 600, what=f"{at} items parsed", interval=0.05)
     procs = _parse_processes(worker)
     started = time.perf_counter()
     status, answer = http_json("DELETE", job_url)
     answered = time.perf_counter() - started
-    _poll(lambda: _gone(procs), 30, "parse processes gone")
+    poll(lambda: _gone(procs), 30, what="parse processes gone", interval=0.01)
     gone = time.perf_counter() - started
-    stops = _poll(lambda: [e for e in worker.events("parse_child_stopped")
-                           if e.get("job_id") == job_id], 30, "parse_child_stopped logged")
-    _poll(lambda: [e for e in worker.events("parse_result_discarded")
-                   if job_id in e.get("key", "")], 30, "the discard of the run's result")
+    stops = poll(lambda: [e for e in worker.events("parse_child_stopped")
+                          if e.get("job_id") == job_id], 30, what="parse_child_stopped logged")
+    poll(lambda: [e for e in worker.events("parse_result_discarded")
+                  if job_id in e.get("key", "")], 30, what="the discard of the run's result")
     out = {"at_items": at, "items_when_cancelled": row["progress"]["items"],
            "status": status, "job_status": answer.get("status"),
            "answer_s": round(answered, 3), "processes_gone_s": round(gone, 3),

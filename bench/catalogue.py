@@ -81,7 +81,7 @@ class ChildPeaks(threading.Thread):
             try:
                 for kid in psutil.Process(self.pid).children(recursive=True):
                     rss = kid.memory_info().rss / 2**20
-                    if "pipeline.catalogue_job" in " ".join(kid.cmdline()):
+                    if "pipeline.catalogue_builder" in " ".join(kid.cmdline()):
                         self.builder = max(self.builder, rss)
                     else:
                         self.parse = max(self.parse, rss)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from gen_playlist import VERSION, generate  # noqa: E402
 
 from pipeline.catalogue import Catalogue, CatalogueWriter, diff, dump_index, load_index  # noqa: E402
-from pipeline.catalogue_job import FRAME  # noqa: E402
+from pipeline.catalogue_builder import FRAME  # noqa: E402
 from pipeline.m3u import M3UParser, parse_file  # noqa: E402
 from pipeline.m3u.ndjson import BATCH_ITEMS, encode_batch  # noqa: E402
 
@@ -143,7 +143,7 @@ def _child_frames(playlist: Path, out: Any, fields: bool) -> float:
 
 
 def builder(playlist: Path, spill: str) -> dict[str, Any]:
-    """The builder process (``python -m pipeline.catalogue_job``) on the frames of
+    """The builder process (``python -m pipeline.catalogue_builder``) on the frames of
     the playlist: its CPU seconds and peak RSS, with the parse child's share."""
     frames = Path(spill) / "frames"
     with frames.open("wb") as out:
@@ -152,7 +152,7 @@ def builder(playlist: Path, spill: str) -> dict[str, Any]:
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with frames.open("rb") as stdin:
-        subprocess.run([sys.executable, "-m", "pipeline.catalogue_job", "bench",
+        subprocess.run([sys.executable, "-m", "pipeline.catalogue_builder", "bench",
                         f"{spill}/data", spill], stdin=stdin, stdout=subprocess.DEVNULL,
                        check=True)  # fmt: skip
     wall = time.perf_counter() - started

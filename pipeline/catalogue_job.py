@@ -2,7 +2,7 @@
 
 The parse child forwards the NDJSON it already produces, with the parser's
 catalogue fields of each line, to a builder process (``python -m
-pipeline.catalogue_job RUN DATA SPILL``) through a pipe, so the catalogue
+pipeline.catalogue_builder RUN DATA SPILL``) through a pipe, so the catalogue
 writer's per-item work runs on the other core while the child parses and
 uploads (docs/catalogue.md, "In the parse run"). The builder writes
 the data file and prints the index on stdout; the child then uploads the data
@@ -14,32 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
-import gc
 import logging
 import os
-import signal
-import struct
 import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 import psutil
 
 from pipeline import storage
-from pipeline.catalogue import Catalogue, CatalogueWriter, diff, dump_index, load_index, object_keys
+from pipeline.catalogue import Catalogue, diff, dump_index, load_index, object_keys
+from pipeline.catalogue_builder import FRAME
 from pipeline.errors import JobError, ObjectNotFound, PipelineError
 from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline.catalogue")
 
-# A frame on the builder's stdin: the byte lengths of the NDJSON lines and of their
-# catalogue fields (M3UParser.take_fields), then those two.
-FRAME = struct.Struct("<II")
 # The pipe to the builder holds about a frame (Linux F_SETPIPE_SZ; the default is
 # 64 KiB), so the child can write one while the builder works on the one before.
 PIPE_BYTES = 2**20
@@ -58,7 +51,7 @@ class CatalogueBuild:
 
     async def start(self) -> CatalogueBuild:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pipeline.catalogue_job", self.run_id, self.data_path,
+            sys.executable, "-m", "pipeline.catalogue_builder", self.run_id, self.data_path,
             self.workdir, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         assert self.proc.stdin is not None
         with contextlib.suppress(OSError, AttributeError):
@@ -191,50 +184,5 @@ async def delete_runs(settings: Settings, job_id: str, runs: list[str]) -> None:
     log.info("catalogue_runs_deleted", extra={"job_id": job_id, "runs": runs})
 
 
-class Truncated(Exception):
-    """The builder's input ended inside a frame: the parse child is gone."""
-
-
-def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
-    """``(lines, fields)`` of each frame on a binary stream, until its end."""
-    while head := stream.read(FRAME.size):
-        sizes = FRAME.unpack(head) if len(head) == FRAME.size else (0, 0)
-        lines, fields = stream.read(sizes[0]), stream.read(sizes[1])
-        if not lines or len(lines) != sizes[0] or len(fields) != sizes[1]:
-            raise Truncated
-        yield lines, fields
-
-
-def build_main(run_id: str, data_path: str, spill_dir: str) -> None:
-    """The builder process: frames on stdin, data file written, index on stdout."""
-    # The writer makes no reference cycles: the cyclic GC would only scan its many
-    # young objects again and again (about a tenth of the builder's time).
-    gc.disable()
-    with open(data_path, "wb") as out, CatalogueWriter(run_id, out, spill_dir) as writer:
-        for lines, fields in read_frames(sys.stdin.buffer):
-            writer.add_fields(lines, fields)
-        index = writer.finish()
-    sys.stdout.buffer.write(dump_index(index))
-
-
 def workdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="catalogue-")
-
-
-def _die_with_parent() -> None:
-    # A parse child killed by the pool (memory cap, cancel) must not leave its
-    # builder running: the kernel sends SIGKILL when the child goes.
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-if __name__ == "__main__":
-    _die_with_parent()
-    try:
-        build_main(*sys.argv[1:4])
-    except (Truncated, BrokenPipeError):
-        # The parse child was killed (a cancel, the memory cap) or failed: nobody
-        # reads this process's output any more, and the worker's log is JSON only.
-        os._exit(2)

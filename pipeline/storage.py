@@ -249,3 +249,15 @@ async def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
     for key in keys:
         with s3_errors(bucket, key):
             await client.delete_object(Bucket=bucket, Key=key)
+
+
+async def discard_object(client: Any, bucket: str, key: str) -> None:
+    """Delete an object and abort any unfinished multipart upload of the same key
+    (a writer killed mid-upload leaves one: invisible, but stored)."""
+    await delete_keys(client, bucket, [key])
+    with s3_errors(bucket, key):
+        listed = await client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+        for upload in listed.get("Uploads", []):
+            if upload.get("Key") == key:
+                await client.abort_multipart_upload(Bucket=bucket, Key=key,
+                                                    UploadId=upload["UploadId"])

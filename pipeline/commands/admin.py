@@ -61,7 +61,8 @@ async def _topics(settings: Settings, names: list[str], own: list[str], create: 
             missing = [name for name in own if counts[name] is None]
             created = await ka.create_topics(admin, missing, settings.topic_partitions,
                                              replication)
-            counts = await ka.partition_counts(admin, names)
+            made = [name for name, outcome in created.items() if outcome == "created"]
+            counts = await ka.settled_counts(admin, names, made, settings.topic_partitions)
     return counts, created
 
 

@@ -70,6 +70,19 @@ async def partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict
     return {name: counts.get(name) for name in names}
 
 
+async def settled_counts(admin: AIOKafkaAdminClient, names: list[str], created: list[str],
+                         partitions: int, timeout_s: float = 15.0) -> dict[str, int | None]:
+    """``partition_counts`` once the topics just created list all their partitions:
+    on a multi-node cluster a node's metadata can show a new topic with none yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        counts = await partition_counts(admin, names)
+        if all(counts[name] == partitions for name in created) or loop.time() > deadline:
+            return counts
+        await asyncio.sleep(0.2)
+
+
 async def create_topics(admin: AIOKafkaAdminClient, names: list[str], partitions: int,
                         replication: int) -> dict[str, str]:
     """Create `names`; the outcome per topic (`created` or the broker's error)."""

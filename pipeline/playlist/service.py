@@ -59,9 +59,8 @@ class ParseService(Service):
         self.task_runs: dict[str, str] = {}  # job_id -> run id of the local task
         self.resumed: dict[str, float] = {}  # job_id -> time after which it starts regardless
         self._background: set[asyncio.Future[Any]] = set()  # progress sends, discards
-        self.cancelled: set[str] = set()  # running jobs being cancelled by request
-        # When each cancelled run's cancel first reached this worker (time.monotonic()),
-        # by task: the view and then the events agent both cancel; the first counts.
+        # Runs cancelled by request, by task, with when the cancel first reached this
+        # worker (time.monotonic()): the view and then the events agent both cancel.
         self._cancel_at: dict[asyncio.Task[None], float] = {}
         self._wakeup = asyncio.Event()
 
@@ -95,7 +94,6 @@ class ParseService(Service):
         self.resumed.pop(job_id, None)
         task = self.tasks.get(job_id)
         if task is not None and not task.done():
-            self.cancelled.add(job_id)
             self._cancel_at.setdefault(task, time.monotonic() if since is None else since)
             task.cancel()
             log.info("parse_cancelled", extra={"job_id": job_id,
@@ -105,32 +103,28 @@ class ParseService(Service):
 
     def discard_result(self, uri: str) -> None:
         """Delete the result of a cancelled run (in the background): the object, or the
-        multipart upload its killed child left unfinished (invisible, but stored)."""
+        multipart upload its killed child left unfinished."""
         if not uri.startswith("s3://"):
             return
         bucket, _, key = uri.removeprefix("s3://").partition("/")
 
-        async def delete() -> None:
+        async def discard() -> None:
             try:
                 async with storage.open_client(self.settings) as s3:
-                    await s3.delete_object(Bucket=bucket, Key=key)
-                    listed = await s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
-                    for upload in listed.get("Uploads", []):
-                        if upload.get("Key") == key:
-                            await s3.abort_multipart_upload(Bucket=bucket, Key=key,
-                                                            UploadId=upload["UploadId"])
+                    await storage.discard_object(s3, bucket, key)
                 log.info("parse_result_discarded", extra={"key": key})
             except Exception:
                 log.exception("parse_result_discard_failed", extra={"key": key})
 
-        task = asyncio.ensure_future(delete())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(discard())
 
     def delete_runs(self, job_id: str, runs: list[str]) -> None:
         """Delete the objects of runs the job row no longer keeps, in the background."""
-        task = asyncio.ensure_future(catalogue_job.delete_runs(self.settings, job_id, runs))
-        self._background.add(task)
+        self._in_background(catalogue_job.delete_runs(self.settings, job_id, runs))
+
+    def _in_background(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)  # a strong reference until it ends
         task.add_done_callback(self._background.discard)
 
     def follow(self, before: PlaylistJob | None, after: PlaylistJob | None,
@@ -225,7 +219,6 @@ class ParseService(Service):
         if self.tasks.get(job_id) is task:
             del self.tasks[job_id]
             self.task_runs.pop(job_id, None)
-            self.cancelled.discard(job_id)
             self.queue.finish(job_id)
         self._kick()
 
@@ -248,11 +241,11 @@ class ParseService(Service):
             await asyncio.shield(self._report(job_id, run_id, attempt, started, outcome, last))
         except asyncio.CancelledError:
             cancel_at = self._cancel_at.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-            if not reported and job_id in self.cancelled:
+            if not reported and cancel_at is not None:
                 # The pool has killed and reaped the child by now: the stop latency.
                 log.info("parse_child_stopped", extra={
                     "job_id": job_id, "run_id": run_id,
-                    "stop_s": round(time.monotonic() - (cancel_at or time.monotonic()), 3)})
+                    "stop_s": round(time.monotonic() - cancel_at, 3)})
                 # The child may have completed its upload just before it was killed.
                 self.discard_result(result_uri(self.settings.results_bucket, spec.result_key))
             raise
@@ -263,11 +256,9 @@ class ParseService(Service):
             self.metrics.parse_items.inc(items - last[0])
             self.metrics.parse_bytes.inc(nbytes - last[1])
             last[:] = [items, nbytes]
-            sending = asyncio.ensure_future(self._emit(ParseEvent(
+            self._in_background(self._emit(ParseEvent(
                 kind=EventKind.PROGRESS, job_id=job_id, run_id=run_id, at=time.time(),
                 items=items, bytes=nbytes)))
-            self._background.add(sending)
-            sending.add_done_callback(self._background.discard)
             log.info("parse_progress", extra={"job_id": job_id, "items": items,
                                                "bytes": nbytes})
         return on_progress

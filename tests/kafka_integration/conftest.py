@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.commands.kafka_admin import TABLES
 from pipeline.embedded.kafka import SERVER_JVM, ensure_jars, missing_tools
 from pipeline.embedded.kafka_cluster import KafkaCluster
 from pipeline.embedded.ports import free_port
@@ -143,13 +144,13 @@ def ensure_changelogs(cluster: KafkaCluster, app_id: str, replication: int = 1) 
             await admin.create_topics([
                 *(NewTopic(f"{app_id}-{table}-changelog", 4, replication,
                            topic_configs={"cleanup.policy": "compact"})
-                  for table in ("playlist_jobs", "media_jobs")),
+                  for table in TABLES),
                 NewTopic(f"{app_id}-__assignor-__leader", 1, replication)])
         finally:
             await admin.close()
 
     asyncio.run(run())
-    wait_listed(cluster, [f"{app_id}-{t}-changelog" for t in ("playlist_jobs", "media_jobs")])
+    wait_listed(cluster, [f"{app_id}-{t}-changelog" for t in TABLES])
 
 
 def wait_listed(cluster: KafkaCluster, topics: list[str], timeout: float = 30) -> None:
