@@ -89,6 +89,7 @@ def build(settings: Settings, app: faust.App | None = None) -> Worker:
     web = WebDeps(app, settings, metrics, topics, playlist_table, media_table, parse, prewarm,
                   probe, QueueFigures(app, topics, parse, prewarm), started=time.monotonic(),
                   webhook_tables=webhook_tables)
+    app.service(web.catalogues)  # type: ignore[arg-type]  # closes the views' S3 client
     delivery = _delivery(app, settings, metrics, topics, web)
     worker = Worker(settings, app, metrics, topics, playlist_table, media_table, probe,
                     parse, prewarm, web, delivery)

@@ -12,6 +12,8 @@ import contextlib
 from collections import OrderedDict
 from typing import Any
 
+from mode import Service
+
 from pipeline import storage
 from pipeline.catalogue import Catalogue, load_index, object_keys
 from pipeline.settings import Settings
@@ -20,8 +22,12 @@ from pipeline.settings import Settings
 MAX_INDEXES = 16
 
 
-class CatalogueCache:
-    def __init__(self, settings: Settings, size: int = MAX_INDEXES) -> None:
+class CatalogueCache(Service):
+    """Parsed indexes, and the worker's long-lived S3 client for the views and the
+    `/health` probe (closed when the worker stops)."""
+
+    def __init__(self, settings: Settings, size: int = MAX_INDEXES, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.settings, self.size = settings, size
         self._indexes: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._stack: contextlib.AsyncExitStack | None = None
@@ -36,6 +42,9 @@ class CatalogueCache:
                 self._client = await stack.enter_async_context(storage.open_client(self.settings))
                 self._stack = stack
         return self._client
+
+    async def on_stop(self) -> None:
+        await self.close()
 
     async def close(self) -> None:
         if self._stack is not None:

@@ -61,8 +61,10 @@ class WebDeps:
         self.policy = AddressPolicy.from_settings(self.settings)
         self.pending = PendingParses()
         self.accepted = AcceptedUploads(self.settings.score)
-        self.s3_probe = S3Probe.from_settings(self.settings)
         self.events = JobEvents()
         self.documents = Documents(self.settings, self.parse, self.prewarm)
         self.streams = StreamLimit(self.settings.sse_max_streams_per_client)
         self.catalogues = CatalogueCache(self.settings)
+        self.s3_probe = S3Probe.head_bucket(  # through the views' long-lived S3 client
+            self.catalogues.client, self.settings.results_bucket,
+            self.settings.s3_probe_ttl_s, self.settings.s3_probe_timeout_s)
