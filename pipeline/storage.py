@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from aiobotocore.config import AioConfig
@@ -110,7 +110,7 @@ async def head(client: Any, bucket: str, key: str) -> dict[str, Any]:
 
 
 async def iter_object(client: Any, bucket: str, key: str,
-                      chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+                      chunk_size: int = 1024 * 1024) -> AsyncGenerator[bytes, None]:
     """Stream an object's body; the body is always closed so its connection returns."""
     with s3_errors(bucket, key):
         resp = await client.get_object(Bucket=bucket, Key=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -128,8 +129,10 @@ class JobItems(ApiView):
         resp = aioweb.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         if gzip_ok:
             resp.headers["Content-Encoding"] = "gzip"
-        async with storage.open_client(self.deps.settings) as s3:
-            chunks = storage.iter_object(s3, bucket, key)
+        s3 = await self.deps.catalogues.client("streams")
+        # Closed however the answer ends (a client that leaves mid-stream): the
+        # object's body goes back to the shared client's connection pool.
+        async with contextlib.aclosing(storage.iter_object(s3, bucket, key)) as chunks:
             first = await anext(chunks, b"")  # fail as JSON before headers are sent
             await resp.prepare(request)  # type: ignore[arg-type]
             inflate = None if gzip_ok else zlib.decompressobj(wbits=31)
