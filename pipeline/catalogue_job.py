@@ -29,7 +29,6 @@ from pipeline import storage
 from pipeline.catalogue import Catalogue, diff, dump_index, load_index, object_keys
 from pipeline.catalogue_builder import FRAME
 from pipeline.errors import JobError, ObjectNotFound, PipelineError
-from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline.catalogue")
 
@@ -170,13 +169,12 @@ async def diff_runs(client: Any, bucket: str, job_id: str, previous: str,
     return {"since_run": previous, **counts}
 
 
-async def delete_runs(settings: Settings, job_id: str, runs: list[str]) -> None:
+async def delete_runs(s3: Any, bucket: str, job_id: str, runs: list[str]) -> None:
     """Delete every object of ``runs`` (retention); failures are logged, not raised:
     a leftover object costs storage, never a wrong answer."""
     keys = [key for run in runs for key in object_keys(job_id, run).values()]
     try:
-        async with storage.open_client(settings) as s3:
-            await storage.delete_keys(s3, settings.results_bucket, keys)
+        await storage.delete_keys(s3, bucket, keys)
     except PipelineError as exc:
         log.warning("catalogue_retention_failed", extra={"job_id": job_id, "runs": runs,
                                                          "code": exc.code})

@@ -63,6 +63,7 @@ class ParseService(Service):
         # worker (time.monotonic()): the view and then the events agent both cancel.
         self._cancel_at: dict[asyncio.Task[None], float] = {}
         self._wakeup = asyncio.Event()
+        self._s3 = storage.SharedClient(settings)  # result deletes, kept for the worker's life
 
     # --- what the agents and views call
 
@@ -110,8 +111,7 @@ class ParseService(Service):
 
         async def discard() -> None:
             try:
-                async with storage.open_client(self.settings) as s3:
-                    await storage.discard_object(s3, bucket, key)
+                await storage.discard_object(await self._s3.get(), bucket, key)
                 log.info("parse_result_discarded", extra={"key": key})
             except Exception:
                 log.exception("parse_result_discard_failed", extra={"key": key})
@@ -120,7 +120,11 @@ class ParseService(Service):
 
     def delete_runs(self, job_id: str, runs: list[str]) -> None:
         """Delete the objects of runs the job row no longer keeps, in the background."""
-        self._in_background(catalogue_job.delete_runs(self.settings, job_id, runs))
+        async def delete() -> None:
+            await catalogue_job.delete_runs(await self._s3.get(), self.settings.results_bucket,
+                                            job_id, runs)
+
+        self._in_background(delete())
 
     def _in_background(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -168,6 +172,9 @@ class ParseService(Service):
                 self.resumed[job_id] = max(not_before, time.time()) + RESUME_MAX_WAIT_S
                 self.queue.add(job_id, row.queued_at, not_before)
         self._kick()
+
+    async def on_stop(self) -> None:
+        await self._s3.close()
 
     # --- dispatch
 

@@ -7,8 +7,6 @@ few hundred KB parsed at 850k items).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import OrderedDict
 from typing import Any
 
@@ -30,28 +28,19 @@ class CatalogueCache(Service):
         super().__init__(**kwargs)
         self.settings, self.size = settings, size
         self._indexes: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-        self._stack = contextlib.AsyncExitStack()
         # Long-lived S3 clients by purpose: "reads" (catalogue ranges, the /health
         # probe) and "streams" (whole results, which hold a pooled connection for a
         # download's length and must not starve the short reads).
-        self._clients: dict[str, Any] = {}
-        self._lock = asyncio.Lock()
+        self._clients = {purpose: storage.SharedClient(settings)
+                         for purpose in ("reads", "streams")}
 
     async def client(self, purpose: str = "reads") -> Any:
-        """The worker's S3 client for ``purpose``, opened on first use (making one costs
-        0.1-0.4 s of CPU on the event loop, so it is kept for the worker's life)."""
-        async with self._lock:
-            if purpose not in self._clients:
-                self._clients[purpose] = await self._stack.enter_async_context(
-                    storage.open_client(self.settings))
-        return self._clients[purpose]
+        """The worker's S3 client for ``purpose``, opened on first use and kept."""
+        return await self._clients[purpose].get()
 
     async def on_stop(self) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        self._clients.clear()
-        await self._stack.aclose()
+        for shared in self._clients.values():
+            await shared.close()
 
     async def catalogue(self, job_id: str, run_id: str) -> Catalogue:
         """The run's catalogue (index cached); ObjectNotFound when its objects are gone."""
