@@ -169,12 +169,13 @@ async def diff_runs(client: Any, bucket: str, job_id: str, previous: str,
     return {"since_run": previous, **counts}
 
 
-async def delete_runs(s3: Any, bucket: str, job_id: str, runs: list[str]) -> None:
+async def delete_runs(s3: storage.SharedClient, bucket: str, job_id: str,
+                      runs: list[str]) -> None:
     """Delete every object of ``runs`` (retention); failures are logged, not raised:
     a leftover object costs storage, never a wrong answer."""
     keys = [key for run in runs for key in object_keys(job_id, run).values()]
     try:
-        await storage.delete_keys(s3, bucket, keys)
+        await storage.delete_keys(await s3.get(), bucket, keys)
     except PipelineError as exc:
         log.warning("catalogue_retention_failed", extra={"job_id": job_id, "runs": runs,
                                                          "code": exc.code})

@@ -120,11 +120,8 @@ class ParseService(Service):
 
     def delete_runs(self, job_id: str, runs: list[str]) -> None:
         """Delete the objects of runs the job row no longer keeps, in the background."""
-        async def delete() -> None:
-            await catalogue_job.delete_runs(await self._s3.get(), self.settings.results_bucket,
-                                            job_id, runs)
-
-        self._in_background(delete())
+        self._in_background(catalogue_job.delete_runs(self._s3, self.settings.results_bucket,
+                                                      job_id, runs))
 
     def _in_background(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
