@@ -7,6 +7,7 @@ loads when that subcommand runs or shows its help.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -63,6 +64,10 @@ def worker() -> None:
 
     if not settings.embedded_broker:
         _declare_topics_first(settings)
+    # The imported modules live as long as the process: keep them out of the cyclic
+    # GC. Faust's RocksDB store runs a full collection per table on every rebalance
+    # and at stop, each ~0.15 s of CPU over the import-time objects alone.
+    gc.freeze()
     Worker(
         app,
         loglevel=settings.log_level,
