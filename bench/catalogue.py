@@ -27,7 +27,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gen_playlist import generate
-from bench.pipeline_parse import bare_parser_s, pct, wait_done
+from bench.pipeline_parse import bare_parser_s, follow_done, pct, wait_done
 from bench.stack import WORK, bench_stack, http_json, write_results
 from tests.integration.http_server import serve_dir
 
@@ -141,7 +141,7 @@ def main() -> int:
         start = time.perf_counter()
         _, body = http_json("POST", worker.base + "/api/playlist/parse",
                             {"url": f"{http_base}/list.m3u"})
-        done = wait_done(worker.base, body["job_id"])
+        done = follow_done(worker.base, body["job_id"])
         to_done = time.perf_counter() - start
         assert done["status"] == "done", done
         print(f"submit -> done: {to_done:.2f} s ({to_done / bare:.2f}x bare); peak RSS "

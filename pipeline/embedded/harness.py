@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.embedded import seaweed, tansu
 from pipeline.embedded.kafka_cluster import KafkaCluster
-from pipeline.embedded.ports import free_port, port_open
+from pipeline.embedded.ports import free_port, listening
 from pipeline.embedded.process import Child, wait_until
 
 S3_READY_S, BROKER_READY_S = 60, 20
@@ -70,7 +70,7 @@ def running_broker(log_path: Path) -> Iterator[Broker]:
         child = Child(tansu.tansu_spec(port), out=log)
         child.start()
         try:
-            wait_until(lambda: port_open(port), BROKER_READY_S, "broker", child)
+            wait_until(lambda: listening(child.pid, port), BROKER_READY_S, "broker", child)
             yield Broker(port, child)
         finally:
             child.stop()

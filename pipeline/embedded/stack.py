@@ -15,7 +15,7 @@ from types import FrameType
 from pipeline.embedded import kafka, seaweed, tansu
 from pipeline.embedded.kafka_cluster import KafkaCluster, node_ready
 from pipeline.embedded.kafka_topics import ensure_topics
-from pipeline.embedded.ports import ensure_free, port_open
+from pipeline.embedded.ports import ensure_free, listening
 from pipeline.embedded.process import Child, ChildSpec, wait_until
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings, get_settings
@@ -96,7 +96,8 @@ class Stack:
         if self.durable:
             self.start_kafka(port)
             return
-        part = self._start(tansu.tansu_spec(port, self.env), lambda: port_open(port))
+        spec = tansu.tansu_spec(port, self.env)
+        part = self._start(spec, lambda: listening(self._child(spec.name).pid, port))
         say(f"broker ready on 127.0.0.1:{port} (pid {part.child.pid})")
 
     def start_kafka(self, port: int) -> None:
@@ -123,6 +124,9 @@ class Stack:
                          env=self.env, stop_grace_s=15)
         part = self._start(spec, lambda: worker_ready(port))
         say(f"worker ready on http://127.0.0.1:{port} (pid {part.child.pid})")
+
+    def _child(self, name: str) -> Child:
+        return next(part.child for part in self.parts if part.child.name == name)
 
     def _start(self, spec: ChildSpec, ready: object) -> Supervised:
         part = Supervised(Child(spec), ready)

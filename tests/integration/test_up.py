@@ -21,12 +21,17 @@ from tests.conftest import ROOT, poll
 from tests.integration.http_server import full_speed, serve_routes, synthetic_playlist
 
 
+def _ports() -> dict[str, str]:
+    """Free ports for the stack: picked anew for each start (a port freed by one
+    start may be another test's by the next)."""
+    return {name: str(free_port()) for name in (
+        "PIPELINE_WEB_PORT", "PIPELINE_EMBEDDED_BROKER_PORT", "PIPELINE_EMBEDDED_S3_PORT")}
+
+
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
-    env.update(PIPELINE_DATA_DIR=str(tmp / ".data"), PIPELINE_WEB_PORT=str(free_port()),
-               PIPELINE_EMBEDDED_BROKER_PORT=str(free_port()),
-               PIPELINE_EMBEDDED_S3_PORT=str(free_port()), PYTHONUNBUFFERED="1",
-               PIPELINE_URL_ALLOWLIST="127.0.0.1")
+    env.update(PIPELINE_DATA_DIR=str(tmp / ".data"), PYTHONUNBUFFERED="1",
+               PIPELINE_URL_ALLOWLIST="127.0.0.1", **_ports())
     env.update(extra)
     return env
 
@@ -126,7 +131,7 @@ def test_up_serves_then_stops_without_orphans_twice(tmp_path: Path) -> None:
     env = _env(tmp_path)
     log = tmp_path / "up.log"
     _run_up_once(env, log, kill_worker=True)
-    _run_up_once(env, log)  # fresh log, wiped tables: no ConsistencyError
+    _run_up_once({**env, **_ports()}, log)  # fresh log, wiped tables: no ConsistencyError
     text = log.read_text(errors="replace")
     assert "ConsistencyError" not in text
     assert "S3 access key" in text and "do not survive a" in text
