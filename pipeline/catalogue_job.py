@@ -169,6 +169,17 @@ async def diff_runs(client: Any, bucket: str, job_id: str, previous: str,
     return {"since_run": previous, **counts}
 
 
+async def discard_result(s3: storage.SharedClient, uri: str) -> None:
+    """Delete a cancelled run's NDJSON result (``s3://bucket/key``): the object, or the
+    multipart upload its killed child left unfinished. Failures are logged."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        await storage.discard_object(await s3.get(), bucket, key)
+        log.info("parse_result_discarded", extra={"key": key})
+    except Exception:
+        log.exception("parse_result_discard_failed", extra={"key": key})
+
+
 async def delete_runs(s3: storage.SharedClient, bucket: str, job_id: str,
                       runs: list[str]) -> None:
     """Delete every object of ``runs`` (retention); failures are logged, not raised:

@@ -11,6 +11,7 @@ background when the answer is older than `ttl_s`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -54,6 +55,13 @@ class S3Probe:
         elif self._refresh is None or self._refresh.done():
             self._refresh = asyncio.ensure_future(self._probe_once())
         return self.ok
+
+    async def close(self) -> None:
+        """Cancel a background probe still running (before its client closes)."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
 
     async def _probe_once(self) -> None:
         async with self._lock:  # concurrent callers share one probe

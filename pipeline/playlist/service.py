@@ -105,18 +105,8 @@ class ParseService(Service):
     def discard_result(self, uri: str) -> None:
         """Delete the result of a cancelled run (in the background): the object, or the
         multipart upload its killed child left unfinished."""
-        if not uri.startswith("s3://"):
-            return
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-
-        async def discard() -> None:
-            try:
-                await storage.discard_object(await self._s3.get(), bucket, key)
-                log.info("parse_result_discarded", extra={"key": key})
-            except Exception:
-                log.exception("parse_result_discard_failed", extra={"key": key})
-
-        self._in_background(discard())
+        if uri.startswith("s3://"):
+            self._in_background(catalogue_job.discard_result(self._s3, uri))
 
     def delete_runs(self, job_id: str, runs: list[str]) -> None:
         """Delete the objects of runs the job row no longer keeps, in the background."""

@@ -14,6 +14,7 @@ from mode import Service
 
 from pipeline import storage
 from pipeline.catalogue import Catalogue, load_index, object_keys
+from pipeline.s3probe import S3Probe
 from pipeline.settings import Settings
 
 # Parsed indexes kept per worker (most recently used first out last).
@@ -33,12 +34,15 @@ class CatalogueCache(Service):
         # download's length and must not starve the short reads).
         self._clients = {purpose: storage.SharedClient(settings)
                          for purpose in ("reads", "streams")}
+        self.s3_probe = S3Probe.head_bucket(self.client, settings.results_bucket,
+                                            settings.s3_probe_ttl_s, settings.s3_probe_timeout_s)
 
     async def client(self, purpose: str = "reads") -> Any:
         """The worker's S3 client for ``purpose``, opened on first use and kept."""
         return await self._clients[purpose].get()
 
     async def on_stop(self) -> None:
+        await self.s3_probe.close()
         for shared in self._clients.values():
             await shared.close()
 

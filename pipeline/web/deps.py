@@ -65,6 +65,4 @@ class WebDeps:
         self.documents = Documents(self.settings, self.parse, self.prewarm)
         self.streams = StreamLimit(self.settings.sse_max_streams_per_client)
         self.catalogues = CatalogueCache(self.settings)
-        self.s3_probe = S3Probe.head_bucket(  # through the views' long-lived S3 client
-            self.catalogues.client, self.settings.results_bucket,
-            self.settings.s3_probe_ttl_s, self.settings.s3_probe_timeout_s)
+        self.s3_probe = self.catalogues.s3_probe  # through the views' long-lived S3 client

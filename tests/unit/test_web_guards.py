@@ -157,3 +157,25 @@ def test_s3_probe_is_cached_and_bounded() -> None:
         assert len(calls) == made  # fresh answer: no new probe
 
     asyncio.run(run())
+
+
+def test_s3_probe_close_cancels_a_background_probe() -> None:
+    ended: list[str] = []
+
+    async def check() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            ended.append("probe")
+
+    async def run() -> None:
+        probe = S3Probe(check, ttl_s=0, timeout_s=60)
+        probe._checked_at = 0.0  # answered before: the next check probes in the background
+        assert await probe.check() is True
+        await asyncio.sleep(0.01)
+        assert ended == []  # still running in the background
+        await probe.close()  # the worker stops: the probe ends before the client closes
+        assert ended == ["probe"]
+        await probe.close()  # nothing left to cancel
+
+    asyncio.run(run())
