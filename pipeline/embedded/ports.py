@@ -25,13 +25,17 @@ def _ephemeral_start() -> int:
         return 0
 
 
-def _bindable(port: int) -> bool:
+def _bind_error(port: int, reuse: bool = False) -> OSError | None:
+    """Why 127.0.0.1:`port` cannot be bound now; None when it can. With `reuse`,
+    a port held only by closed connections (TIME_WAIT) counts as free."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+        except OSError as exc:
+            return exc
+    return None
 
 
 def free_port() -> int:
@@ -41,7 +45,7 @@ def free_port() -> int:
     if top - _LOWEST_PORT >= 1000:
         for _ in range(100):
             port = random.randrange(_LOWEST_PORT, top)
-            if _bindable(port):
+            if _bind_error(port) is None:
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -72,12 +76,7 @@ def listening(pid: int | None, port: int) -> bool:
 
 def ensure_free(port: int, setting: str) -> None:
     """Raise a clear error naming the setting to change when `port` is taken."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise ConfigError(
-                f"port {port} is already in use ({exc.strerror}); "
-                f"stop what uses it or set {setting} to a free port"
-            ) from exc
+    exc = _bind_error(port, reuse=True)
+    if exc is not None:
+        raise ConfigError(f"port {port} is already in use ({exc.strerror}); "
+                          f"stop what uses it or set {setting} to a free port") from exc
