@@ -9,16 +9,15 @@ second of CPU before its first frame.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
-import signal
 import struct
 import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from pipeline.catalogue import CatalogueWriter, dump_index
+from pipeline.deathsig import die_with_parent
 
 # A frame on the builder's stdin: the byte lengths of the NDJSON lines and of their
 # catalogue fields (M3UParser.take_fields), then those two.
@@ -51,17 +50,10 @@ def build_main(run_id: str, data_path: str, spill_dir: str) -> None:
     sys.stdout.buffer.write(dump_index(index))
 
 
-def _die_with_parent() -> None:
+if __name__ == "__main__":
     # A parse child killed by the pool (memory cap, cancel) must not leave its
     # builder running: the kernel sends SIGKILL when the child goes.
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-if __name__ == "__main__":
-    _die_with_parent()
+    die_with_parent()
     try:
         build_main(*sys.argv[1:4])
     except (Truncated, BrokenPipeError):

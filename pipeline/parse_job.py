@@ -11,7 +11,6 @@ then one ``("done", {...})`` or ``("failed", {...})``.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import signal
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import psutil
 
 from pipeline import catalogue_job
+from pipeline.deathsig import die_with_parent
 from pipeline.errors import JobError, PipelineError, StorageError
 from pipeline.fetch import FetchInfo, FetchLimits, fetch_stream, make_session
 from pipeline.m3u import M3UParser
@@ -151,13 +151,6 @@ async def _catalogue(spec: ParseSpec, s3: Any, build: catalogue_job.CatalogueBui
             "changes": changes, "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def run_one(spec: ParseSpec, conn: Connection) -> None:
     """Run one parse and send its outcome; never raises."""
     try:
@@ -177,7 +170,7 @@ def child_loop(conn: Connection) -> None:
     A pooled process saves the ~1 s of start-up and imports per parse; the worker
     replaces it whenever it crashes, passes the memory cap or is cancelled.
     """
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
     # Parse CPU work yields to the worker's event loop (web, heartbeats) on busy cores.
     os.nice(PARSE_NICENESS)

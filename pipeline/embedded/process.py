@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -13,16 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Ask Linux to SIGTERM the child if its supervisor dies (even by SIGKILL)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+from pipeline.deathsig import term_with_parent
 
 
 @dataclass
@@ -63,7 +53,7 @@ class Child:
             # Own process group: Ctrl-C reaches only the supervisor, which stops
             # children in order instead of them dying in a race.
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=term_with_parent if sys.platform.startswith("linux") else None,
         )
         self._pump = threading.Thread(target=self._stream, daemon=True, name=f"pump-{self.name}")
         self._pump.start()

@@ -14,7 +14,6 @@ from pipeline.media.service import PrewarmService
 from pipeline.metrics import Metrics
 from pipeline.netguard import AddressPolicy
 from pipeline.playlist.service import ParseService
-from pipeline.s3probe import S3Probe
 from pipeline.settings import Settings
 from pipeline.topics import Topics
 from pipeline.web.catalogue_cache import CatalogueCache
@@ -49,7 +48,6 @@ class WebDeps:
     policy: AddressPolicy = field(init=False)
     pending: PendingParses = field(init=False)
     accepted: AcceptedUploads = field(init=False)
-    s3_probe: S3Probe = field(init=False)
     events: JobEvents = field(init=False)
     documents: Documents = field(init=False)
     streams: StreamLimit = field(init=False)
@@ -65,4 +63,3 @@ class WebDeps:
         self.documents = Documents(self.settings, self.parse, self.prewarm)
         self.streams = StreamLimit(self.settings.sse_max_streams_per_client)
         self.catalogues = CatalogueCache(self.settings)
-        self.s3_probe = self.catalogues.s3_probe  # through the views' long-lived S3 client

@@ -20,7 +20,7 @@ class Health(ApiView):
 
     async def get(self, request: Request) -> Response:
         deps = self.deps
-        s3_ok = await deps.s3_probe.check()
+        s3_ok = await deps.catalogues.s3_probe.check()
         serving = deps.probe.ok and s3_ok  # 503 when either is unreachable
         # A broker of a cluster down while the others serve: degraded, still serving.
         missing = deps.probe.brokers_missing if deps.probe.ok else 0
